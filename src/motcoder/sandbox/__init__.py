@@ -1,0 +1,1 @@
+"""The execution engine: fork-server, isolation, limits, comparators and verdicts."""

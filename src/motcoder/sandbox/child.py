@@ -1,0 +1,207 @@
+"""What runs inside a forked, isolated child: execute one untrusted program.
+
+The child never holds an expected output. It runs the program and sends back plain data:
+its stdout (the fork-server reads it from a file only the server keeps a handle to) and, for
+function calls, one encoded result per call on file descriptor 3. The trusted harness
+decides the verdict from those bytes.
+
+Modes:
+
+* ``stdio``  — run the program as ``__main__`` with the test input on stdin;
+* ``calls``  — define the program (not as ``__main__``), run the trusted setup code, then call
+  the entry point with each argument list and send ``["ok", value]``, ``["exc", text]`` or
+  ``["unenc", type]`` per call;
+* ``record`` — trusted: run a reference solution under an assertion script and send the
+  argument lists the script passed to the entry point (used to replay the script in the
+  harness against the candidate's results);
+* ``script`` — fallback of lower trust: run an assertion script against the program inside
+  the child and report whether it raised.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import sys
+import traceback
+from typing import Any
+
+from motcoder.sandbox import codec
+
+RESULT_FD = 3
+
+
+def _send(record: Any) -> None:
+    data = (codec.dumps(record) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(RESULT_FD, view):]
+
+
+_STDIO: tuple[Any, Any, Any] | None = None
+
+
+def prepare_stdio() -> None:
+    """Build the child's text streams over fds 0-2 once, in the server, before any fork:
+    each child then only points `sys` at them (fewer pages written after the fork)."""
+    global _STDIO
+    _STDIO = (
+        io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                         encoding="utf-8", errors="replace"),
+        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                         encoding="utf-8", errors="replace"),
+        io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+                         encoding="utf-8", errors="replace", line_buffering=True),
+    )
+
+
+def _fresh_stdio() -> None:
+    if _STDIO is None:
+        prepare_stdio()
+    sys.stdin, sys.stdout, sys.stderr = _STDIO  # type: ignore[misc]
+    sys.argv = ["solution.py"]
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - the program may have broken its streams
+            pass
+
+
+def _exec_program(code: str, name: str) -> dict[str, Any]:
+    env: dict[str, Any] = {"__name__": name, "__builtins__": __builtins__}
+    exec(compile(code, "solution.py", "exec"), env)  # noqa: S102 - this is the sandbox
+    return env
+
+
+def _resolve(env: dict[str, Any], fn_name: str) -> Any:
+    """The callable under test: a top-level function, or a method of LeetCode's Solution."""
+    solution_cls = env.get("Solution")
+    if isinstance(solution_cls, type) and hasattr(solution_cls, fn_name):
+        return getattr(solution_cls(), fn_name)
+    if fn_name in env:
+        return env[fn_name]
+    raise NameError(f"the program does not define {fn_name!r}")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _run_stdio(req: dict[str, Any]) -> int:
+    try:
+        _exec_program(req["code"], "__main__")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException:  # noqa: BLE001 - report any failure of the program
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _call_all(fn: Any, calls: list[Any]) -> None:
+    for encoded_args, encoded_kwargs in calls:
+        args = codec.decode(encoded_args)
+        kwargs = codec.decode(encoded_kwargs)
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001
+            _send(["exc", _describe(exc)])
+            continue
+        try:
+            _send(["ok", codec.encode(value)])
+        except codec.Unencodable as exc:
+            _send(["unenc", str(exc)])
+
+
+def _run_calls(req: dict[str, Any]) -> int:
+    try:
+        env = _exec_program(req["code"], "__solution__")
+        if req.get("setup"):
+            exec(compile(req["setup"], "setup.py", "exec"), env)  # noqa: S102
+        fn = _resolve(env, req["fn"])
+    except BaseException as exc:  # noqa: BLE001
+        _send(["load_error", _describe(exc)])
+        traceback.print_exc()
+        return 1
+    _call_all(fn, req["calls"])
+    return 0
+
+
+class _Recorder:
+    """Wraps the reference function; records the arguments of top-level calls only."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.calls: list[Any] = []
+        self.depth = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.depth == 0:
+            self.calls.append([codec.encode(list(args)), codec.encode(kwargs)])
+        self.depth += 1
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.depth -= 1
+
+
+def _run_record(req: dict[str, Any]) -> int:
+    try:
+        env = _exec_program(req["code"], "__solution__")
+        if req.get("setup"):
+            exec(compile(req["setup"], "setup.py", "exec"), env)  # noqa: S102
+        recorder = _Recorder(_resolve(env, req["fn"]))
+        env[req["fn"]] = recorder
+        random.seed(req["seed"])
+        exec(compile(req["script"], "test.py", "exec"), env)  # noqa: S102
+    except codec.Unencodable as exc:
+        _send(["unencodable_args", str(exc)])
+        return 1
+    except BaseException as exc:  # noqa: BLE001
+        _send(["reference_failed", _describe(exc)])
+        return 1
+    _send(["recorded", recorder.calls])
+    return 0
+
+
+def _run_script(req: dict[str, Any]) -> int:
+    try:
+        env = _exec_program(req["code"], "__solution__")
+        if req.get("setup"):
+            exec(compile(req["setup"], "setup.py", "exec"), env)  # noqa: S102
+        env[req["fn"]] = _resolve(env, req["fn"])
+        random.seed(req["seed"])
+        exec(compile(req["script"], "test.py", "exec"), env)  # noqa: S102
+    except AssertionError as exc:
+        _send(["failed", "AssertionError: " + str(exc)[:2000]])
+        return 1
+    except BaseException as exc:  # noqa: BLE001
+        _send(["error", _describe(exc)])
+        return 1
+    _send(["passed"])
+    return 0
+
+
+_MODES = {"stdio": _run_stdio, "calls": _run_calls, "record": _run_record,
+          "script": _run_script}
+
+
+def run(req: dict[str, Any]) -> int:
+    """Run the program of ``req``; return the exit status (never raises)."""
+    _fresh_stdio()
+    try:
+        status = _MODES[req["mode"]](req)
+    except BaseException:  # noqa: BLE001
+        status = 1
+    _flush()
+    return status

@@ -1,0 +1,419 @@
+"""The fork-server: a small warm process that forks one isolated child per program run.
+
+Started by exec (``python -s -m motcoder.sandbox.forkserver CONFIG_JSON``), never forked from
+the big harness process. At start it enters its namespaces once (mount, network, PID, IPC,
+UTS; a user namespace first when not root), makes the whole filesystem read-only except a
+private tmpfs, hides the paths it is told to (benchmark files, caches, run directories),
+preloads common modules, compiles the seccomp filter and freezes the GC. Then, per request:
+
+1. fork; the child enters its own session, gets stdin/stdout/stderr/results on memfds,
+   a fresh private directory, rlimits (CPU, address space, file size, open files, no core),
+   no_new_privs, no capabilities and the seccomp filter, then runs the program
+   (`motcoder.sandbox.child`);
+2. the server waits with a wall-clock deadline (pidfd), kills the child's whole session and
+   every other process left in its PID namespace, and measures CPU time and peak RSS with
+   wait4;
+3. it sends back plain bytes: stdout (capped), stderr tail, the results channel.
+
+Protocol on the inherited pipes (fds 0 and 1 at start): 4-byte big-endian length + pickle,
+both ways. Only the trusted harness writes requests; children never see these pipes.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+from typing import Any
+
+from motcoder.sandbox import child, kernel
+
+PRELOAD = (
+    "abc", "array", "bisect", "cmath", "collections", "contextlib", "copy", "dataclasses",
+    "datetime", "decimal", "enum", "fractions", "functools", "hashlib", "heapq", "itertools",
+    "json", "math", "numbers", "operator", "queue", "random", "re", "statistics", "string",
+    "struct", "textwrap", "threading", "time", "traceback", "typing", "unicodedata", "shutil",
+)
+STDERR_TAIL = 8192
+RESULTS_CAP = 64 << 20
+SETUP_FAILED = 121  # exit status of a child whose isolation could not be set up
+
+
+class Server:
+    """State of one fork-server process."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.workdir: str = config["workdir"]
+        self.layers: dict[str, str] = {}
+        self.in_pid_ns = False
+        self.bpf: bytes | None = None
+        self.uid_dropped = False
+        self.counter = 0
+        self.base_vm = 0
+        self.warm: tuple[int, list[int], int, str] | None = None
+
+    # ---------------------------------------------------------------- set-up
+    def enter_namespaces(self) -> None:
+        """Enter mount/net/PID/IPC/UTS namespaces once; degrade and report when refused."""
+        if not self.config.get("namespaces", True):
+            self.layers["namespaces"] = "off (disabled by configuration)"
+            return
+        base = (kernel.CLONE_NEWNS | kernel.CLONE_NEWNET | kernel.CLONE_NEWPID
+                | kernel.CLONE_NEWIPC | kernel.CLONE_NEWUTS)
+        uid, gid = os.getuid(), os.getgid()
+        attempts = [(base, False)] if uid == 0 else []
+        attempts.append((base | kernel.CLONE_NEWUSER, True))
+        error = ""
+        for flags, user_ns in attempts:
+            try:
+                kernel.unshare(flags)
+            except OSError as exc:
+                error = exc.strerror or str(exc)
+                continue
+            if user_ns:
+                kernel.write_id_maps(uid, gid)
+            self.layers["namespaces"] = "mount, network, pid, ipc, uts" + (
+                " (inside a user namespace)" if user_ns else "")
+            self.layers["network"] = "none (empty network namespace)"
+            self._become_pid_one()
+            self._setup_mounts()
+            return
+        self.layers["namespaces"] = f"unavailable ({error})"
+        self.layers["network"] = "blocked by seccomp only (no network namespace)"
+
+    def _become_pid_one(self) -> None:
+        """After unshare(CLONE_NEWPID) the next child is PID 1 of the new namespace: fork it
+        and let it be the server; this process only relays its exit status."""
+        pid = os.fork()
+        if pid:
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        self.in_pid_ns = os.getpid() == 1
+
+    def _setup_mounts(self) -> None:
+        kernel.mount(None, "/", None, kernel.MS_REC | kernel.MS_PRIVATE)
+        size = int(self.config.get("tmpfs_mb", 512))
+        kernel.mount("tmpfs", self.workdir, "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV,
+                     f"size={size}m,mode=0777")
+        hidden = []
+        for path in self.config.get("hide", []):
+            try:
+                if os.path.isdir(path):
+                    kernel.mount("tmpfs", path, "tmpfs",
+                                 kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV,
+                                 "size=4k,mode=0555")
+                elif os.path.exists(path):
+                    kernel.mount("/dev/null", path, None, kernel.MS_BIND)
+                else:
+                    continue
+                hidden.append(path)
+            except OSError as exc:
+                self.layers.setdefault("hide_failures", "")
+                self.layers["hide_failures"] += f"{path}: {exc.strerror}; "
+        failures = kernel.make_read_only([self.workdir])
+        self.layers["filesystem"] = (
+            "read-only except a private tmpfs"
+            + (f" ({len(failures)} mounts could not be remounted)" if failures else "")
+        )
+        self.layers["hidden_paths"] = str(len(hidden))
+        if self.in_pid_ns:
+            try:
+                kernel.mount("proc", "/proc", "proc",
+                             kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
+                self.layers["proc"] = "private /proc (only this sandbox's processes)"
+            except OSError as exc:
+                self.layers["proc"] = f"host /proc ({exc.strerror})"
+
+    def prepare(self) -> None:
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        if self.config.get("seccomp", True):
+            try:
+                self.bpf = kernel.build_seccomp_filter(allow_kill=self.in_pid_ns)
+                self.layers["seccomp"] = "on (no fork/exec, no sockets but AF_UNIX, no ptrace)"
+            except Exception as exc:  # noqa: BLE001 - libseccomp missing or refused
+                self.layers["seccomp"] = f"unavailable ({exc})"
+        else:
+            self.layers["seccomp"] = "off (disabled by configuration)"
+        self.layers["pid_namespace"] = "yes" if self.in_pid_ns else "no"
+        self.layers["rlimits"] = "cpu, address space, file size, open files, core"
+        if not self.in_pid_ns:
+            kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
+        # Inherited by every child, so set once here: no privilege can be gained by exec,
+        # and the server itself needs no capability after its mounts are in place.
+        kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
+        try:
+            kernel.drop_capabilities()
+            self.layers["capabilities"] = "none (all dropped), no_new_privs"
+        except OSError as exc:
+            self.layers["capabilities"] = f"could not drop ({exc.strerror}), no_new_privs"
+        child.prepare_stdio()
+        self.base_vm = _vm_size()
+        gc.collect()
+        gc.freeze()
+
+    # ---------------------------------------------------------------- per run
+    def prefork(self) -> None:
+        """Fork the next child ahead of its request: it sets up its isolation while the
+        harness is still judging the previous result, then waits on a pipe."""
+        self.counter += 1
+        rundir = os.path.join(self.workdir, f"run{self.counter}")
+        os.mkdir(rundir, 0o700)
+        fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr", "results")]
+        req_r, req_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(req_w)
+            self._child(fds, req_r, rundir)  # never returns
+        os.close(req_r)
+        self.warm = (pid, fds, req_w, rundir)
+
+    def discard_warm(self) -> None:
+        if self.warm is not None:
+            pid, fds, req_w, rundir = self.warm
+            self.warm = None
+            os.close(req_w)
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            self._cleanup(fds, rundir)
+
+    def _cleanup(self, fds: list[int], rundir: str) -> None:
+        for fd in fds:
+            os.close(fd)
+        _rmtree(rundir)
+
+    def run(self, req: dict[str, Any]) -> dict[str, Any]:
+        if self.warm is None:
+            self.prefork()
+        pid, fds, req_w, rundir = self.warm
+        self.warm = None
+        try:
+            stdin = req.get("stdin") or b""
+            if isinstance(stdin, str):
+                stdin = stdin.encode()
+            if stdin:
+                os.write(fds[0], stdin)
+                os.lseek(fds[0], 0, os.SEEK_SET)
+            start = time.monotonic()
+            try:
+                send(req_w, req)
+            except OSError:
+                pass  # the child died before its request (it will be reported as such)
+            os.close(req_w)
+            return self._wait(pid, req, fds, start)
+        finally:
+            self._cleanup(fds, rundir)
+
+    def _child(self, fds: list[int], req_fd: int, rundir: str) -> None:
+        status = SETUP_FAILED
+        try:
+            os.setsid()
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+            os.dup2(req_fd, 4)
+            os.closerange(5, 65536)
+            os.chdir(rundir)
+            if not self.in_pid_ns:  # inside one, the namespace dies with its PID 1 anyway
+                kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if self.bpf is not None:
+                kernel.install_seccomp(self.bpf)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+            req = recv(4)  # from the trusted server; untrusted code has not run yet
+            os.close(4)
+            # Limits are set only now (lowering needs no privilege): they are per request.
+            cpu = max(1, int(-(-float(req["cpu"]) // 1)))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            mem = self.base_vm + (int(req["mem_mb"]) << 20)
+            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+            fsize = int(req["out_mb"]) << 20
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except BaseException as exc:  # noqa: BLE001 - the program has not started yet
+            os.write(2, f"motcoder sandbox: child set-up failed: {exc}\n".encode())
+        else:
+            status = child.run(req)
+        finally:
+            os._exit(status)
+
+    def _wait(self, pid: int, req: dict[str, Any], fds: list[int],
+              start: float) -> dict[str, Any]:
+        timed_out = not _wait_exit(pid, float(req["wall"]))
+        if timed_out:
+            _kill_group(pid)
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.monotonic() - start
+        self._kill_leftovers(pid)
+        return {
+            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "timed_out": timed_out,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "maxrss_kb": usage.ru_maxrss,
+            "wall": wall,
+            "stdout": _read_fd(fds[1], int(req["out_mb"]) << 20),
+            "stderr": _read_tail(fds[2], STDERR_TAIL),
+            "results": _read_fd(fds[3], RESULTS_CAP),
+        }
+
+    def _kill_leftovers(self, pid: int) -> None:
+        """No process may outlive its run: kill the child's session and anything else."""
+        _kill_group(pid)
+        if self.in_pid_ns:
+            try:
+                os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of the namespace
+            except ProcessLookupError:
+                pass
+        else:
+            for orphan in _children():
+                try:
+                    os.kill(orphan, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        while True:
+            try:
+                reaped, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if reaped == 0:
+                if not _children():
+                    break
+                time.sleep(0.001)
+
+    def info(self) -> dict[str, Any]:
+        return {"layers": self.layers, "pid": os.getpid(), "base_vm": self.base_vm}
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 256 << 20
+
+
+def _children() -> list[int]:
+    pids = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids.extend(int(p) for p in f.read().split())
+    except OSError:
+        pass
+    return pids
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` exits or ``timeout`` seconds pass; True when it exited."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # kernels before 5.3: poll without consuming status
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+            time.sleep(0.0005)
+        return False
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+    finally:
+        os.close(pidfd)
+
+
+def _read_fd(fd: int, cap: int) -> bytes:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, min(size, cap), 0) if size else b""
+
+
+def _read_tail(fd: int, cap: int) -> bytes:
+    size = os.fstat(fd).st_size
+    start = max(0, size - cap)
+    return os.pread(fd, size - start, start) if size else b""
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- protocol
+def _read_exact(fd: int, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv(fd: int) -> Any:
+    (length,) = struct.unpack(">I", _read_exact(fd, 4))
+    return pickle.loads(_read_exact(fd, length))
+
+
+def send(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(struct.pack(">I", len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    # Move the protocol pipes off 0/1 so children can never inherit them by accident.
+    rfd, wfd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    server = Server(config)
+    server.enter_namespaces()
+    server.prepare()
+    send(wfd, {"ready": True, **server.info()})
+    server.prefork()
+    while True:
+        try:
+            req = recv(rfd)
+        except EOFError:
+            break
+        op = req.get("op", "run")
+        if op == "exit":
+            break
+        try:
+            reply = server.info() if op == "info" else server.run(req)
+        except Exception as exc:  # noqa: BLE001 - report, keep serving
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        send(wfd, reply)
+        if op == "run":
+            server.prefork()
+    server.discard_warm()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""The judge: run a program on a problem's tests in the sandbox and decide, in the harness.
+
+Every decision is taken here, in the trusted process, from plain data the child sent back:
+
+* ``stdio`` tests — the captured stdout bytes are compared with the expected output;
+* ``call`` tests — the child sends the encoded return value; it is decoded into builtin
+  types and compared with type checks;
+* ``assert`` tests (HumanEval's ``check(candidate)``, MBPP asserts) — the official script is
+  kept but moved out of the child. Once per problem, the *reference* solution runs under the
+  script in the sandbox and the argument lists the script passes to the entry point are
+  recorded. The candidate is then called with exactly those arguments in the sandbox, and
+  the script is replayed here in the harness against a stand-in function that returns the
+  candidate's decoded results. The candidate's objects never reach the harness, so no
+  ``__eq__`` or frame trick can touch the verdict. When no recording is possible (no
+  reference solution, arguments that cannot be encoded, a script whose calls depend on
+  earlier answers), the script runs inside the child and the verdict says ``trust:
+  in-child``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import json
+import random
+import signal
+import threading
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from motcoder.problems.model import Problem, Test
+from motcoder.problems.samples import Sample
+from motcoder.sandbox import codec
+from motcoder.sandbox.compare import compare_call_result, compare_stdout
+from motcoder.sandbox.forkserver import SETUP_FAILED
+from motcoder.sandbox.limits import Limits
+from motcoder.sandbox.pool import RawResult, Sandbox
+from motcoder.sandbox.verdict import (
+    HARNESS_ERROR,
+    MEMORY_LIMIT,
+    NO_CODE,
+    NOT_RUN,
+    OUTPUT_LIMIT,
+    PASSED,
+    RUNTIME_ERROR,
+    TIMEOUT,
+    TRUST_IN_CHILD,
+    TRUST_PARENT,
+    WRONG_ANSWER,
+    TestOutcome,
+    Verdict,
+)
+
+REPLAY_SEED = 20240601
+MESSAGE_CHARS = 1000
+_REPLAY_LOCK = threading.Lock()  # replays touch the global `random` state
+
+
+class NoTestsError(ValueError):
+    """A problem without tests for the verdict: judging it would be a silent success."""
+
+
+@dataclass
+class Recording:
+    """The calls an assertion script made to the reference solution, or why none exist."""
+
+    calls: list[Any] | None
+    problem: str = ""  # why recording failed, when calls is None
+    _index: dict[str, list[int]] | None = None
+
+    def index(self) -> dict[str, list[int]]:
+        """Positions of each distinct call, keyed by its canonical JSON (built once)."""
+        if self._index is None:
+            index: dict[str, list[int]] = {}
+            for i, call in enumerate(self.calls or []):
+                index.setdefault(json.dumps(call), []).append(i)
+            self._index = index
+        return self._index
+
+
+def _clip(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
+
+
+def _stderr_tail(raw: RawResult) -> str:
+    return _clip(raw.stderr.decode("utf-8", "replace").strip()[-MESSAGE_CHARS:])
+
+
+def process_failure(raw: RawResult, cpu_limit: float, out_mb: int) -> tuple[str, str] | None:
+    """Status and message when the process itself failed (limits, crash), else None."""
+    if raw.exit_code == SETUP_FAILED and b"motcoder sandbox: child set-up failed" in raw.stderr:
+        return HARNESS_ERROR, _stderr_tail(raw)
+    if raw.timed_out or raw.signal in (signal.SIGXCPU, signal.SIGKILL) or raw.cpu > cpu_limit:
+        return TIMEOUT, f"time limit exceeded ({cpu_limit:g} s CPU)"
+    if raw.signal == signal.SIGXFSZ or len(raw.stdout) >= out_mb << 20:
+        return OUTPUT_LIMIT, f"output limit exceeded ({out_mb} MB)"
+    if b"MemoryError" in raw.stderr[-2000:]:
+        return MEMORY_LIMIT, "memory limit exceeded"
+    if raw.signal is not None:
+        return RUNTIME_ERROR, f"killed by signal {signal.Signals(raw.signal).name}"
+    if raw.exit_code not in (0, None):
+        return RUNTIME_ERROR, _stderr_tail(raw) or f"exit status {raw.exit_code}"
+    return None
+
+
+def parse_results(raw: RawResult) -> list[Any]:
+    """Decode the child's result lines; stop at the first malformed one."""
+    records = []
+    for line in raw.results.splitlines():
+        try:
+            records.append(codec.loads(line))
+        except codec.CodecError:
+            break
+    return records
+
+
+class _ReplayDiverged(BaseException):
+    """The script asked for a call that was not recorded (BaseException: not catchable by
+    the script's own ``except Exception``)."""
+
+
+class _MissingResult(BaseException):
+    """The candidate produced no result for a recorded call (crash, limit)."""
+
+
+def _rebuild_exception(text: str) -> BaseException:
+    name, _, message = text.partition(": ")
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(message)
+        except Exception:  # noqa: BLE001 - odd constructor signatures
+            pass
+    return RuntimeError(text)
+
+
+class _Replayer:
+    """Stand-in for the candidate function during a replay in the harness."""
+
+    def __init__(self, recording: Recording, results: list[Any]) -> None:
+        self.queues = {key: list(indices) for key, indices in recording.index().items()}
+        self.results = results
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            key = json.dumps([codec.encode(list(args)), codec.encode(kwargs)])
+        except codec.Unencodable as exc:
+            raise _ReplayDiverged(str(exc)) from None
+        queue = self.queues.get(key)
+        if not queue:
+            raise _ReplayDiverged("the script made a call that was not recorded")
+        index = queue.pop(0)
+        if index >= len(self.results):
+            raise _MissingResult
+        kind, *payload = self.results[index]
+        if kind == "ok":
+            return codec.decode(payload[0])
+        if kind == "unenc":
+            return codec.Opaque(str(payload[0]))
+        raise _rebuild_exception(str(payload[0]))
+
+
+def _failing_line(script: str, exc: BaseException) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == "<test>" and frame.lineno:
+            lines = script.splitlines()
+            if 0 < frame.lineno <= len(lines):
+                return lines[frame.lineno - 1].strip()
+    return ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str, filename: str) -> Any:
+    """Trusted benchmark code (references, setup, scripts) is compiled once."""
+    return compile(source, filename, "exec")
+
+
+class Judge:
+    """Judges samples of problems with one `Sandbox`. Thread-safe."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        limits: Limits | None = None,
+        *,
+        stdout_mode: str = "tokens",
+        float_tol: float = 1e-6,
+        early_stop: bool = True,
+        judge: list[str] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.limits = limits or Limits()
+        self.stdout_mode = stdout_mode
+        self.float_tol = float_tol
+        self.early_stop = early_stop
+        self.judge_override = judge
+        self._recordings: dict[tuple[str, int], Recording] = {}
+        self._reference_cpu: dict[str, list[float | None]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ public
+    def judge(self, problem: Problem, sample: Sample) -> Verdict:
+        tests = problem.judged_tests(self.judge_override)
+        if not tests:
+            raise NoTestsError(
+                f"problem {problem.id!r} has no tests for the verdict "
+                f"(judged visibilities: {self.judge_override or problem.judge})"
+            )
+        verdict = Verdict(task_id=sample.task_id, sample_index=sample.sample_index,
+                          passed=False, status=NO_CODE, difficulty=problem.difficulty)
+        if not sample.code.strip():
+            verdict.reason = "the sample has no code"
+            verdict.tests = [TestOutcome(i, t.visibility, NO_CODE) for i, t in enumerate(tests)]
+            return verdict
+        outcomes, trust = self.run_tests(problem, sample.code, tests,
+                                         early_stop=self.early_stop)
+        verdict.tests = outcomes
+        verdict.trust = trust
+        failing = next((o for o in outcomes if not o.passed), None)
+        verdict.passed = failing is None
+        verdict.status = PASSED if failing is None else failing.status
+        if failing is not None:
+            verdict.reason = f"test {failing.index} ({failing.visibility}): {failing.status}"
+        return verdict
+
+    def run_tests(
+        self, problem: Problem, code: str, tests: list[Test], *, early_stop: bool = True
+    ) -> tuple[list[TestOutcome], str]:
+        """Run ``code`` on ``tests`` in order; return the outcomes and the trust level."""
+        reference = self.reference_cpu(problem) if self.limits.scale_from_reference else None
+        outcomes: list[TestOutcome] = []
+        trust = TRUST_PARENT
+        stopped = False
+        for i, test in enumerate(tests):
+            if stopped:
+                outcomes.append(TestOutcome(i, test.visibility, NOT_RUN))
+                continue
+            ref_cpu = None
+            if reference is not None:
+                index = problem.tests.index(test)
+                ref_cpu = reference[index] if index < len(reference) else None
+            outcome, test_trust = self._run_one(problem, code, test, i, ref_cpu)
+            if test_trust == TRUST_IN_CHILD:
+                trust = TRUST_IN_CHILD
+            outcomes.append(outcome)
+            if early_stop and not outcome.passed:
+                stopped = True
+        return outcomes, trust
+
+    # ------------------------------------------------------------------ per kind
+    def _run_one(self, problem: Problem, code: str, test: Test, index: int,
+                 ref_cpu: float | None) -> tuple[TestOutcome, str]:
+        cpu = self.limits.cpu_for(problem, ref_cpu)
+        if test.kind == "stdio":
+            return self._stdio(problem, code, test, index, cpu), TRUST_PARENT
+        if test.kind == "call":
+            return self._call(problem, code, test, index, cpu), TRUST_PARENT
+        return self._assert(problem, code, test, index, cpu)
+
+    def _execute(self, problem: Problem, request: dict[str, Any], cpu: float) -> RawResult:
+        return self.sandbox.run(
+            request,
+            cpu=cpu,
+            wall=self.limits.wall_for(cpu),
+            mem_mb=self.limits.memory_for(problem),
+            out_mb=self.limits.output_mb,
+        )
+
+    def _outcome(self, index: int, test: Test, raw: RawResult, status: str,
+                 message: str = "") -> TestOutcome:
+        return TestOutcome(index, test.visibility, status, cpu_time=raw.cpu,
+                           wall_time=raw.wall, peak_memory_mb=raw.peak_memory_mb,
+                           message=_clip(message))
+
+    def _stdio(self, problem: Problem, code: str, test: Test, index: int,
+               cpu: float) -> TestOutcome:
+        raw = self._execute(problem, {"mode": "stdio", "code": code, "stdin": test.input}, cpu)
+        failure = process_failure(raw, cpu, self.limits.output_mb)
+        if failure:
+            return self._outcome(index, test, raw, *failure)
+        ok, message = compare_stdout(raw.stdout, test.output, mode=self.stdout_mode,
+                                     float_tol=self.float_tol)
+        return self._outcome(index, test, raw, PASSED if ok else WRONG_ANSWER, message)
+
+    def _call(self, problem: Problem, code: str, test: Test, index: int,
+              cpu: float) -> TestOutcome:
+        call = [codec.encode(list(test.args)), codec.encode({})]
+        raw = self._execute(problem, {"mode": "calls", "code": code, "fn": problem.entry_point,
+                                      "calls": [call], "setup": problem.setup_code}, cpu)
+        results = parse_results(raw)
+        failure = process_failure(raw, cpu, self.limits.output_mb)
+        if failure and failure[0] != RUNTIME_ERROR:
+            return self._outcome(index, test, raw, *failure)
+        if not results:
+            message = failure[1] if failure else "the program returned no result"
+            return self._outcome(index, test, raw, RUNTIME_ERROR, message)
+        kind, *payload = results[0]
+        if kind == "ok":
+            try:
+                value = codec.decode(payload[0])
+            except codec.CodecError as exc:
+                return self._outcome(index, test, raw, WRONG_ANSWER, f"bad result: {exc}")
+            ok, message = compare_call_result(value, test.expected, float_tol=self.float_tol)
+            return self._outcome(index, test, raw, PASSED if ok else WRONG_ANSWER, message)
+        if kind == "unenc":
+            return self._outcome(index, test, raw, WRONG_ANSWER,
+                                 f"returned a value that cannot be compared ({payload[0]})")
+        return self._outcome(index, test, raw, RUNTIME_ERROR, str(payload[0]) if payload else "")
+
+    def _assert(self, problem: Problem, code: str, test: Test, index: int,
+                cpu: float) -> tuple[TestOutcome, str]:
+        recording = self.recording(problem, test)
+        if recording.calls is None:
+            return self._assert_in_child(problem, code, test, index, cpu), TRUST_IN_CHILD
+        raw = self._execute(problem, {"mode": "calls", "code": code, "fn": problem.entry_point,
+                                      "calls": recording.calls, "setup": problem.setup_code},
+                            cpu)
+        results = parse_results(raw)
+        if results and results[0][0] == "load_error":
+            return self._outcome(index, test, raw, RUNTIME_ERROR, str(results[0][1])), \
+                TRUST_PARENT
+        failure = process_failure(raw, cpu, self.limits.output_mb)
+        if failure and failure[0] != RUNTIME_ERROR:
+            return self._outcome(index, test, raw, *failure), TRUST_PARENT
+        try:
+            status, message = self._replay(problem, test, recording, results)
+        except _ReplayDiverged:
+            return self._assert_in_child(problem, code, test, index, cpu), TRUST_IN_CHILD
+        except _MissingResult:
+            message = failure[1] if failure else "the program stopped before answering"
+            return self._outcome(index, test, raw, RUNTIME_ERROR, message), TRUST_PARENT
+        return self._outcome(index, test, raw, status, message), TRUST_PARENT
+
+    def _replay(self, problem: Problem, test: Test, recording: Recording,
+                results: list[Any]) -> tuple[str, str]:
+        """Run the assertion script here, against the candidate's recorded answers."""
+        env: dict[str, Any] = {"__name__": "__replay__"}
+        reference = _compiled(problem.solutions[0], "<reference>")
+        setup = _compiled(problem.setup_code, "<setup>")
+        script = _compiled(test.script, "<test>")
+        with _REPLAY_LOCK:
+            state = random.getstate()
+            try:
+                exec(reference, env)  # noqa: S102 - trusted benchmark code
+                exec(setup, env)  # noqa: S102
+                env[problem.entry_point] = _Replayer(recording, results)
+                random.seed(REPLAY_SEED)
+                exec(script, env)  # noqa: S102
+            except (_ReplayDiverged, _MissingResult):
+                raise
+            except AssertionError as exc:
+                line = _failing_line(test.script, exc)
+                return WRONG_ANSWER, "assertion failed" + (f": {line}" if line else "")
+            except Exception as exc:  # noqa: BLE001 - candidate answers broke the script
+                line = _failing_line(test.script, exc)
+                return WRONG_ANSWER, f"{type(exc).__name__}: {exc}" + (
+                    f" at: {line}" if line else "")
+            finally:
+                random.setstate(state)
+        return PASSED, ""
+
+    def _assert_in_child(self, problem: Problem, code: str, test: Test, index: int,
+                         cpu: float) -> TestOutcome:
+        raw = self._execute(problem, {"mode": "script", "code": code, "fn": problem.entry_point,
+                                      "setup": problem.setup_code, "script": test.script,
+                                      "seed": REPLAY_SEED}, cpu)
+        results = parse_results(raw)
+        failure = process_failure(raw, cpu, self.limits.output_mb)
+        if results and results[0] == ["passed"] and failure is None:
+            return self._outcome(index, test, raw, PASSED)
+        if failure and failure[0] != RUNTIME_ERROR:
+            return self._outcome(index, test, raw, *failure)
+        if results and results[0][0] == "failed":
+            return self._outcome(index, test, raw, WRONG_ANSWER, str(results[0][1]))
+        if results and len(results[0]) > 1:
+            return self._outcome(index, test, raw, RUNTIME_ERROR, str(results[0][1]))
+        return self._outcome(index, test, raw, RUNTIME_ERROR,
+                             failure[1] if failure else "the program stopped before the check")
+
+    # ------------------------------------------------------------------ references
+    def recording(self, problem: Problem, test: Test) -> Recording:
+        """The calls ``test.script`` makes against the reference solution (cached)."""
+        key = (problem.id, problem.tests.index(test))
+        with self._lock:
+            if key in self._recordings:
+                return self._recordings[key]
+        recording = self._record(problem, test)
+        with self._lock:
+            self._recordings[key] = recording
+        return recording
+
+    def _record(self, problem: Problem, test: Test) -> Recording:
+        if not problem.solutions or not problem.entry_point:
+            return Recording(None, "no reference solution to record the script's calls")
+        cpu = max(self.limits.cpu_seconds, 10.0)
+        raw = self._execute(problem, {"mode": "record", "code": problem.solutions[0],
+                                      "fn": problem.entry_point, "setup": problem.setup_code,
+                                      "script": test.script, "seed": REPLAY_SEED}, cpu)
+        results = parse_results(raw)
+        if results and results[0][0] == "recorded":
+            return Recording(results[0][1])
+        why = str(results[0][1]) if results and len(results[0]) > 1 else _stderr_tail(raw)
+        return Recording(None, f"recording against the reference failed: {why}")
+
+    def reference_cpu(self, problem: Problem) -> list[float | None]:
+        """CPU seconds of the reference solution on each test (for scaled limits)."""
+        with self._lock:
+            if problem.id in self._reference_cpu:
+                return self._reference_cpu[problem.id]
+        times: list[float | None] = []
+        if problem.solutions:
+            generous = Limits(cpu_seconds=max(self.limits.cpu_seconds, 10.0),
+                              memory_mb=self.limits.memory_mb, output_mb=self.limits.output_mb,
+                              use_problem_limits=False)
+            probe = Judge(self.sandbox, generous, stdout_mode=self.stdout_mode,
+                          float_tol=self.float_tol)
+            probe._recordings = self._recordings
+            for i, test in enumerate(problem.tests):
+                outcome, _ = probe._run_one(problem, problem.solutions[0], test, i, None)
+                times.append(outcome.cpu_time if outcome.passed else None)
+        else:
+            times = [None] * len(problem.tests)
+        with self._lock:
+            self._reference_cpu[problem.id] = times
+        return times

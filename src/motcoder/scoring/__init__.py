@@ -1,0 +1,1 @@
+"""Scoring: samples -> verdicts (via the sandbox) -> pass@k, accuracy and tables."""

@@ -1,0 +1,153 @@
+"""Evaluate samples of a benchmark in a run directory: judge, store verdicts, summarize.
+
+The stage behind ``motcoder evaluate`` (and, later, the evaluation step of ``motcoder run``):
+
+1. every problem that has samples must have tests for the verdict (else a clear error,
+   before anything runs);
+2. samples already judged in ``results.jsonl`` are skipped (resume); the others are judged
+   in parallel — as many threads as twice the sandbox's workers, so that servers are never
+   idle while the harness compares or replays — and each verdict is appended to
+   ``results.jsonl`` as soon as it is known;
+3. ``summary.json`` is written from all verdicts of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from motcoder.problems.model import Problem
+from motcoder.problems.samples import Sample
+from motcoder.runs import RunDir
+from motcoder.sandbox.judge import Judge, NoTestsError
+from motcoder.sandbox.limits import Limits
+from motcoder.sandbox.pool import Sandbox, SandboxConfig, default_hidden_paths
+from motcoder.sandbox.verdict import Verdict
+from motcoder.scoring.metrics import summarize
+
+RESULTS = "results.jsonl"
+
+
+@dataclass
+class EvalOptions:
+    """Everything that changes verdicts (stored in the run's config and checked on resume)."""
+
+    limits: Limits = field(default_factory=Limits)
+    early_stop: bool = True
+    judge: list[str] | None = None  # visibilities deciding the verdict; None: the problem's
+    stdout_mode: str = "tokens"
+    float_tol: float = 1e-6
+    ks: list[int] | None = None
+
+    def to_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verdict_key(record: dict[str, Any]) -> tuple[str, int]:
+    return (record["task_id"], record["sample_index"])
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_has_tests(problems: Iterable[Problem], judge: list[str] | None) -> None:
+    empty = [p.id for p in problems if not p.judged_tests(judge)]
+    if empty:
+        shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+        raise NoTestsError(
+            f"{len(empty)} problem(s) have no tests for the verdict: {shown}. A problem "
+            "without tests cannot be judged; remove it or add tests to the data file"
+        )
+
+
+ProgressFn = Callable[[Verdict], None]
+
+
+def judge_samples(
+    judge: Judge,
+    problems: dict[str, Problem],
+    samples: Sequence[Sample],
+    on_verdict: Callable[[Verdict], None],
+    threads: int,
+) -> None:
+    """Judge ``samples`` in parallel; call ``on_verdict`` in this thread as each finishes."""
+    pending: set[Future[Verdict]] = set()
+    todo = iter(samples)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="judge") as pool:
+        try:
+            for sample in todo:
+                pending.add(pool.submit(judge.judge, problems[sample.task_id], sample))
+                if len(pending) >= threads * 4:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        on_verdict(future.result())
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    on_verdict(future.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def evaluate(
+    problems: Sequence[Problem],
+    samples: Sequence[Sample],
+    run: RunDir,
+    options: EvalOptions,
+    *,
+    sandbox_config: SandboxConfig | None = None,
+    hide: Sequence[str] = (),
+    on_start: Callable[[int, int], None] | None = None,
+    on_verdict: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Judge the samples not yet in the run's results, then write and return the summary.
+
+    ``hide``: extra paths (the benchmark file, ...) programs must not be able to read; the
+    run directory and the usual data caches are always hidden.
+    """
+    by_id = {p.id: p for p in problems}
+    sampled = [by_id[i] for i in dict.fromkeys(s.task_id for s in samples)]
+    check_has_tests(sampled, options.judge)
+    store = run.store(RESULTS, key=verdict_key)
+    todo = [s for s in samples if (s.task_id, s.sample_index) not in store]
+    if on_start:
+        on_start(len(samples), len(samples) - len(todo))
+    config = sandbox_config or SandboxConfig()
+    config.hide = list(dict.fromkeys(
+        [*config.hide, *hide, os.path.abspath(run.path), *default_hidden_paths()]))
+    layers: dict[str, str] = {}
+    try:
+        if todo:
+            with Sandbox(config) as sandbox:
+                layers = sandbox.layers
+                judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
+                              float_tol=options.float_tol, early_stop=options.early_stop,
+                              judge=options.judge)
+
+                def record(verdict: Verdict) -> None:
+                    store.append(verdict.to_dict())
+                    if on_verdict:
+                        on_verdict(verdict)
+
+                judge_samples(judge, by_id, todo, record, threads=2 * sandbox.workers)
+        verdicts = [Verdict.from_dict(r) for r in store.records()]
+    finally:
+        store.close()
+    wanted = {(s.task_id, s.sample_index) for s in samples}
+    verdicts = [v for v in verdicts if (v.task_id, v.sample_index) in wanted]
+    summary = summarize(verdicts, {p.id: p.difficulty for p in sampled}, options.ks)
+    if layers:
+        summary["isolation"] = layers
+    run.write_json(run.SUMMARY, summary)
+    return summary

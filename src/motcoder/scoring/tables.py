@@ -1,0 +1,66 @@
+"""Tables of a run summary (`motcoder.scoring.metrics.summarize`) for people.
+
+`summary_table` builds a rich ``Table`` for the terminal; `summary_markdown` gives the same
+rows as a Markdown table (readable as plain text) for reports. One row per difficulty, then
+``all``; columns: problems, samples, pass@k for each reported k, strict accuracy, test pass
+rate. Rates are shown as percentages with two decimals; a rate that was not computed is
+shown as ``n/a`` (the summary's notes say why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.table import Table
+
+NOT_AVAILABLE = "n/a"
+
+
+def format_percent(value: float | None) -> str:
+    """``0.34671`` → ``"34.67"``; ``None`` → ``"n/a"``."""
+    return NOT_AVAILABLE if value is None else f"{100 * value:.2f}"
+
+
+def summary_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The header and rows (all strings) shared by every rendering."""
+    ks = [str(k) for k in summary["ks"]]
+    header = ["difficulty", "problems", "samples"]
+    header += [f"pass@{k} %" for k in ks]
+    header += ["strict acc %", "test pass rate %"]
+    rows = []
+    for name, group in summary["groups"].items():
+        row = [name, str(group["problems"]), str(group["samples"])]
+        row += [format_percent(group["pass@k"][k]) for k in ks]
+        row += [format_percent(group["strict_accuracy"]), format_percent(group["test_pass_rate"])]
+        rows.append(row)
+    return header, rows
+
+
+def summary_table(summary: Mapping[str, Any], title: str | None = None) -> Table:
+    """A rich table of the summary; its notes become the caption."""
+    header, rows = summary_rows(summary)
+    notes = summary.get("notes") or []
+    table = Table(title=title, caption="\n".join(notes) or None, caption_justify="left")
+    table.add_column(header[0], style="bold")
+    for name in header[1:]:
+        table.add_column(name, justify="right")
+    for i, row in enumerate(rows):
+        table.add_row(*row, end_section=(i == len(rows) - 2))  # a rule above "all"
+    return table
+
+
+def summary_markdown(summary: Mapping[str, Any], title: str | None = None) -> str:
+    """The summary as a Markdown table (plus title and notes), ending with a newline."""
+    header, rows = summary_rows(summary)
+    lines = []
+    if title:
+        lines += [f"### {title}", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    notes = summary.get("notes") or []
+    if notes:
+        lines.append("")
+        lines += [f"* {note}" for note in notes]
+    return "\n".join(lines) + "\n"
