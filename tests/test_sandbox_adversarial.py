@@ -148,6 +148,32 @@ def test_frame_and_heap_tricks_fail(judge, add_assert_problem, add_call_problem,
         assert_fails(run(judge, problem, code))
 
 
+RUNNER_DETECTOR = (
+    "import os, sys\n"
+    "def {fn}(*args, **kwargs):\n"
+    "    frame = sys._getframe(0)\n"
+    "    while frame:\n"
+    "        if 'script' in frame.f_code.co_name:\n"  # judged inside the child? forge it
+    "            os.write(3, b'[\"passed\"]\\n')\n"
+    "            os._exit(0)\n"
+    "        frame = frame.f_back\n"
+    "    return 'nope'\n"
+)
+
+
+@pytest.mark.parametrize("task_id", ["HumanEval/77", "HumanEval/95", "HumanEval/148"])
+def test_checks_that_call_the_candidate_again_stay_in_the_parent(judge, task_id):
+    """These checks call the candidate again in their assertion message, a call the
+    reference never made; the judge must run it too rather than judge inside the child."""
+    from motcoder.problems.humaneval import load_humaneval
+
+    problem = next(p for p in load_humaneval() if p.id == task_id)
+    verdict = run(judge, problem, RUNNER_DETECTOR.replace("{fn}", problem.entry_point))
+    assert_fails(verdict)
+    assert verdict.trust == "parent"
+    assert "First test error" in verdict.tests[0].message
+
+
 def test_printing_to_results_channel_does_not_forge(judge, add_assert_problem):
     code = (
         "import os\n"

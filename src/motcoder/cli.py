@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="motcoder",
@@ -30,7 +31,7 @@ BENCHMARK_HELP = "humaneval, mbpp, mbpp-sanitized, apps, codecontests, or a prob
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -108,7 +109,7 @@ def evaluate(
         limits = Limits(cpu_seconds=cpu_limit, memory_mb=memory_mb, time_scale=time_scale,
                         scale_from_reference=scale_from_reference)
         options = EvalOptions(limits=limits, early_stop=not all_tests, judge=judged,
-                              stdout_mode=stdout_mode, float_tol=float_tol, ks=ks)
+                              stdout_mode=stdout_mode, float_tol=float_tol)
         everything = load_problems(benchmark, path=data, split=split)
         selected = load_problems(benchmark, path=data, split=split,
                                  difficulty=_split_list(difficulty), ids=_split_list(ids),
@@ -121,19 +122,19 @@ def evaluate(
             raise _fail(f"{samples}: no sample belongs to the {len(selected)} selected "
                         "problem(s)")
         skipped = len(all_samples) - len(picked)
-        run = RunDir(out_dir)
-        run.start({"command": "evaluate", "benchmark": benchmark,
-                   "data": str(data) if data else None, "split": split,
-                   "difficulty": difficulty, "ids": ids, "limit": limit,
-                   "samples": str(samples), "samples_sha256": file_digest(str(samples)),
-                   "options": options.to_config(), "workers": workers}, resume=resume)
+        config = {"command": "evaluate", "benchmark": benchmark,
+                  "data": str(data) if data else None, "split": split,
+                  "difficulty": difficulty, "ids": ids, "limit": limit,
+                  "samples": str(samples), "samples_sha256": file_digest(str(samples)),
+                  "options": options.to_config(), "workers": workers}
         hide = [str(p.resolve()) for p in (samples, data) if p is not None]
         if Path(benchmark).is_file():
             hide.append(str(Path(benchmark).resolve()))
         summary = _run_with_progress(
             lambda on_start, on_verdict: run_evaluation(
-                selected, picked, run, options, sandbox_config=SandboxConfig(workers=workers),
-                hide=hide, on_start=on_start, on_verdict=on_verdict),
+                selected, picked, RunDir(out_dir), options, ks=ks, config=config,
+                resume=resume, sandbox_config=SandboxConfig(workers=workers), hide=hide,
+                on_start=on_start, on_verdict=on_verdict),
             progress)
     except _user_errors() as exc:
         raise _fail(str(exc)) from None
@@ -142,8 +143,8 @@ def evaluate(
                     "continue with the same command and --resume", code=130) from None
     if skipped:
         console.print(f"{skipped} sample(s) of problems outside the selection were skipped")
-    out.print(summary_table(summary, title=f"{benchmark} — {out_dir}"))
-    console.print(f"verdicts: {out_dir}/results.jsonl   summary: {out_dir}/summary.json")
+    out.print(summary_table(summary, title=escape(f"{benchmark} — {out_dir}")))
+    console.print(escape(f"verdicts: {out_dir}/results.jsonl   summary: {out_dir}/summary.json"))
 
 
 def _run_with_progress(job, show: bool):
@@ -188,7 +189,7 @@ def convert_codecontests(
         counts = convert(src, dst)
     except _user_errors() as exc:
         raise _fail(str(exc)) from None
-    out.print(f"wrote {dst}: {counts}")
+    out.print(escape(f"wrote {dst}: {counts}"))
 
 
 @app.command("sandbox-info")

@@ -455,7 +455,9 @@ def config_differences(
 ) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ, ``{key: (stored, current)}``; a missing key is ``None``.
 
-    Keys in ``volatile`` are ignored. Values are compared after a JSON round trip.
+    Keys in ``volatile`` are ignored. Values are compared after a JSON round trip. Where
+    both values are objects, the keys inside that differ are listed with dotted names
+    (``options.limits.cpu_seconds``), so a message names the setting itself.
     """
     stored, current = _normalise(dict(stored)), _normalise(dict(current))
     _missing = object()
@@ -464,7 +466,10 @@ def config_differences(
         if name in volatile:
             continue
         old, new = stored.get(name, _missing), current.get(name, _missing)
-        if old != new:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for inner, pair in config_differences(old, new, volatile=()).items():
+                diffs[f"{name}.{inner}"] = pair
+        elif old != new:
             diffs[name] = (None if old is _missing else old, None if new is _missing else new)
     return diffs
 

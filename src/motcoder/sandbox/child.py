@@ -9,8 +9,8 @@ Modes:
 
 * ``stdio``  — run the program as ``__main__`` with the test input on stdin;
 * ``calls``  — define the program (not as ``__main__``), run the trusted setup code, then call
-  the entry point with each argument list and send ``["ok", value]``, ``["exc", text]`` or
-  ``["unenc", type]`` per call;
+  the entry point with each argument list and send ``["answers", [...]]`` with one
+  ``["ok", value]``, ``["exc", text]`` or ``["unenc", type]`` per call;
 * ``record`` — trusted: run a reference solution under an assertion script and send the
   argument lists the script passed to the entry point (used to replay the script in the
   harness against the candidate's results);
@@ -21,6 +21,7 @@ Modes:
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import sys
@@ -33,7 +34,8 @@ RESULT_FD = 3
 
 
 def _send(record: Any) -> None:
-    data = (codec.dumps(record) + "\n").encode()
+    """Write one result line: plain JSON whose payloads are already codec-encoded."""
+    data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
     view = memoryview(data)
     while view:
         view = view[os.write(RESULT_FD, view):]
@@ -109,18 +111,22 @@ def _run_stdio(req: dict[str, Any]) -> int:
 
 
 def _call_all(fn: Any, calls: list[Any]) -> None:
+    """Call ``fn`` once per recorded argument list; send all answers in one line at the end
+    (a program killed midway sends none, and is judged from its exit)."""
+    answers = []
     for encoded_args, encoded_kwargs in calls:
         args = codec.decode(encoded_args)
         kwargs = codec.decode(encoded_kwargs)
         try:
             value = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001
-            _send(["exc", _describe(exc)])
+            answers.append(["exc", _describe(exc)])
             continue
         try:
-            _send(["ok", codec.encode(value)])
+            answers.append(["ok", codec.encode(value)])
         except codec.Unencodable as exc:
-            _send(["unenc", str(exc)])
+            answers.append(["unenc", exc.type_name])
+    _send(["answers", answers])
 
 
 def _run_calls(req: dict[str, Any]) -> int:
@@ -170,7 +176,7 @@ def _run_record(req: dict[str, Any]) -> int:
     except BaseException as exc:  # noqa: BLE001
         _send(["reference_failed", _describe(exc)])
         return 1
-    _send(["recorded", recorder.calls])
+    _send(["recorded", recorder.calls])  # already codec-encoded argument lists
     return 0
 
 

