@@ -28,6 +28,7 @@ import pickle
 import resource
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -42,8 +43,11 @@ from motcoder.sandbox import child, kernel
 PRELOAD = (
     "abc", "array", "bisect", "cmath", "collections", "contextlib", "copy", "decimal", "enum",
     "fractions", "functools", "heapq", "itertools", "math", "numbers", "operator", "random",
-    "re", "statistics", "string", "struct", "textwrap", "threading", "time", "typing",
+    "re", "statistics", "string", "struct", "textwrap", "time", "typing",
 )
+# Never imported here: `threading` (its at-fork hook would run in every child, doubling the
+# cost of a fork) and so neither pyseccomp (it imports subprocess, hence threading) — the
+# seccomp programs are compiled by the harness and arrive as bytes in the configuration.
 STDERR_TAIL = 8192
 RESULTS_CAP = 64 << 20
 SETUP_FAILED = 121  # exit status of a child whose isolation could not be set up
@@ -62,6 +66,7 @@ class Server:
         self.counter = 0
         self.base_vm = 0
         self.warm: tuple[int, list[int], int, str] | None = None
+        self.supervisor: socket.socket | None = None
 
     # ---------------------------------------------------------------- set-up
     def enter_namespaces(self) -> None:
@@ -94,11 +99,15 @@ class Server:
 
     def _become_pid_one(self) -> None:
         """After unshare(CLONE_NEWPID) the next child is PID 1 of the new namespace: fork it
-        and let it be the server; this process only relays its exit status."""
+        and let it be the server. This process stays outside the namespace as its
+        supervisor: it answers the server's seccomp notifications and relays its exit."""
+        outer, inner = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid:
-            _, status = os.waitpid(pid, 0)
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            inner.close()
+            _supervise(outer, pid)  # never returns
+        outer.close()
+        self.supervisor = inner
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
         self.in_pid_ns = os.getpid() == 1
 
@@ -142,21 +151,17 @@ class Server:
                 __import__(name)
             except ImportError:
                 pass
+        # no_new_privs first: needed to install seccomp filters, inherited by every child.
+        kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
         if self.config.get("seccomp", True):
-            try:
-                self.bpf = kernel.build_seccomp_filter(allow_kill=self.in_pid_ns)
-                self.layers["seccomp"] = "on (no fork/exec, no sockets but AF_UNIX, no ptrace)"
-            except Exception as exc:  # noqa: BLE001 - libseccomp missing or refused
-                self.layers["seccomp"] = f"unavailable ({exc})"
+            self._setup_seccomp()
         else:
             self.layers["seccomp"] = "off (disabled by configuration)"
         self.layers["pid_namespace"] = "yes" if self.in_pid_ns else "no"
         self.layers["rlimits"] = "cpu, address space, file size, open files, core"
         if not self.in_pid_ns:
             kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
-        # Inherited by every child, so set once here: no privilege can be gained by exec,
-        # and the server itself needs no capability after its mounts are in place.
-        kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
+        # The server needs no capability once its mounts are in place; children inherit none.
         try:
             kernel.drop_capabilities()
             self.layers["capabilities"] = "none (all dropped), no_new_privs"
@@ -166,6 +171,29 @@ class Server:
         self.base_vm = _vm_size()
         gc.collect()
         gc.freeze()
+
+    def _setup_seccomp(self) -> None:
+        """Install the filter once here when a supervisor can approve the server's own
+        forks (children then inherit it for free); else compile it for each child."""
+        what = "no fork/exec, no sockets but AF_UNIX, no ptrace"
+        programs = {k: bytes.fromhex(v) for k, v in self.config.get("seccomp_bpf", {}).items()}
+        if not programs:
+            self.layers["seccomp"] = "unavailable (" + self.config.get(
+                "seccomp_error", "no filter was compiled") + ")"
+            return
+        try:
+            if self.supervisor is not None:
+                listener = kernel.install_seccomp_with_listener(programs["supervised"])
+                socket.send_fds(self.supervisor, [b"L"], [listener])
+                os.close(listener)
+                if self.supervisor.recv(1) != b"K":
+                    raise OSError("the seccomp supervisor did not answer")
+                self.layers["seccomp"] = f"on ({what}; installed once, forks supervised)"
+                return
+        except OSError as exc:
+            self.layers["seccomp_note"] = f"per-child filters ({exc})"
+        self.bpf = programs["pid_namespace" if self.in_pid_ns else "no_pid_namespace"]
+        self.layers["seccomp"] = f"on ({what}; installed in each child)"
 
     # ---------------------------------------------------------------- per run
     def prefork(self) -> None:
@@ -298,6 +326,33 @@ class Server:
 
     def info(self) -> dict[str, Any]:
         return {"layers": self.layers, "pid": os.getpid(), "base_vm": self.base_vm}
+
+
+def _supervise(sock: socket.socket, server_pid: int) -> None:
+    """Outside the sandbox: approve the server's forks, refuse its children's, and exit
+    with the server's status when it ends."""
+    listener = -1
+    pidfd = os.pidfd_open(server_pid)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(sock.fileno(), select.POLLIN)
+    while True:
+        for fd, _ in poller.poll():
+            if fd == pidfd:
+                _, status = os.waitpid(server_pid, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            if fd == listener:
+                kernel.answer_notification(listener, server_pid)
+            elif fd == sock.fileno():
+                try:
+                    _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+                except OSError:
+                    fds = []
+                poller.unregister(sock.fileno())
+                if fds:
+                    listener = fds[0]
+                    poller.register(listener, select.POLLIN)
+                    sock.send(b"K")
 
 
 def _vm_size() -> int:

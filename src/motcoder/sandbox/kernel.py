@@ -60,6 +60,7 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
                         ctypes.c_void_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong]
+_libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
 
 
 def _check(result: int, what: str) -> None:
@@ -157,17 +158,19 @@ DENIED_SYSCALLS = (
     "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "iopl", "ioperm",
     "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount", "fsconfig", "move_mount",
     "open_tree", "mount_setattr", "quotactl", "vhangup", "syslog", "sethostname",
-    "setdomainname", "lookup_dcookie", "personality", "fork", "vfork", "execve", "execveat",
-    "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "kcmp",
+    "setdomainname", "lookup_dcookie", "personality", "execve", "execveat", "pidfd_getfd",
+    "pidfd_send_signal", "kcmp",
 )
+FORK_SYSCALLS = ("fork", "vfork")
 KILL_SYSCALLS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
 
 
-def build_seccomp_filter(allow_kill: bool) -> bytes:
-    """Compile the child's seccomp filter to BPF bytes (default allow, a deny list).
+def build_seccomp_filter(allow_kill: bool, notify_forks: bool = False) -> bytes:
+    """Compile the seccomp filter to BPF bytes (default allow, a deny list).
 
-    * no new processes: fork/vfork/execve denied, clone allowed only for threads
-      (CLONE_THREAD set), clone3 answered ENOSYS so libc falls back to clone;
+    * no new processes: fork/vfork and clone without CLONE_THREAD are refused (or, with
+      ``notify_forks``, sent to a supervisor that lets only the fork-server itself through),
+      clone3 answered ENOSYS so libc falls back to clone, execve denied;
     * no network: sockets of any family but AF_UNIX denied;
     * no escape: mount, namespaces, ptrace, module loading and friends denied;
     * signals to other processes denied unless a PID namespace already confines them.
@@ -176,18 +179,21 @@ def build_seccomp_filter(allow_kill: bool) -> bytes:
 
     import pyseccomp as sc
 
+    fork_action = sc.NOTIFY if notify_forks else sc.ERRNO(errno.EPERM)
     filt = sc.SyscallFilter(defaction=sc.ALLOW)
-    for name in DENIED_SYSCALLS:
+    for name in DENIED_SYSCALLS + (() if allow_kill else KILL_SYSCALLS):
         try:
             filt.add_rule(sc.ERRNO(errno.EPERM), name)
         except (RuntimeError, ValueError, OSError):
             pass  # not a syscall on this architecture
-    filt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+    for name in FORK_SYSCALLS:
+        try:
+            filt.add_rule(fork_action, name)
+        except (RuntimeError, ValueError, OSError):
+            pass
+    filt.add_rule(fork_action, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     filt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     filt.add_rule(sc.ERRNO(errno.EACCES), "socket", sc.Arg(0, sc.NE, 1))  # 1 = AF_UNIX
-    if not allow_kill:
-        for name in KILL_SYSCALLS:
-            filt.add_rule(sc.ERRNO(errno.EPERM), name)
     with tempfile.TemporaryFile() as f:
         filt.export_bpf(f)
         f.seek(0)
@@ -202,3 +208,64 @@ def install_seccomp(bpf: bytes) -> None:
         _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0),
         "seccomp",
     )
+
+
+# seccomp(2) with a user-notification listener: the filter is installed once, in the
+# fork-server, and inherited by every child at no cost; the syscalls it sends to the listener
+# (forks) are answered by a supervisor process outside the sandbox.
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
+_IOC_WRITE_READ = 3 << 30
+
+
+class _SeccompData(ctypes.Structure):
+    _fields_ = [("nr", ctypes.c_int), ("arch", ctypes.c_uint32),
+                ("instruction_pointer", ctypes.c_uint64), ("args", ctypes.c_uint64 * 6)]
+
+
+class _Notif(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint64), ("pid", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("data", _SeccompData)]
+
+
+class _NotifResp(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint64), ("val", ctypes.c_int64), ("error", ctypes.c_int32),
+                ("flags", ctypes.c_uint32)]
+
+
+NOTIF_RECV = _IOC_WRITE_READ | (ctypes.sizeof(_Notif) << 16) | (ord("!") << 8) | 0
+NOTIF_SEND = _IOC_WRITE_READ | (ctypes.sizeof(_NotifResp) << 16) | (ord("!") << 8) | 1
+
+
+def install_seccomp_with_listener(bpf: bytes) -> int:
+    """Install a filter on this process and return its notification listener fd."""
+    import platform
+
+    nr = SYS_SECCOMP.get(platform.machine())
+    if nr is None:
+        raise OSError(errno.ENOSYS, "seccomp listener: unknown architecture")
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.addressof(buf))
+    _libc.syscall.restype = ctypes.c_long
+    fd = _libc.syscall(ctypes.c_long(nr), ctypes.c_long(SECCOMP_SET_MODE_FILTER),
+                       ctypes.c_long(SECCOMP_FILTER_FLAG_NEW_LISTENER),
+                       ctypes.c_void_p(ctypes.addressof(prog)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp listener: {os.strerror(err)}")
+    return int(fd)
+
+
+def answer_notification(listener: int, allowed_pid: int) -> None:
+    """Receive one notification; let it proceed only if ``allowed_pid`` made the call."""
+    notif = _Notif()
+    if _libc.ioctl(listener, NOTIF_RECV, ctypes.byref(notif)) != 0:
+        return  # the caller died meanwhile (ENOENT) or a signal interrupted us
+    resp = _NotifResp(notif.id, 0, 0, 0)
+    if notif.pid == allowed_pid:
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE
+    else:
+        resp.error = -errno.EPERM
+    _libc.ioctl(listener, NOTIF_SEND, ctypes.byref(resp))

@@ -57,6 +57,25 @@ class SandboxConfig:
     tmpfs_mb: int = 512
 
 
+_SECCOMP_CACHE: dict[str, str] = {}
+
+
+def seccomp_programs() -> dict[str, str]:
+    """The three BPF programs a fork-server may install (hex), compiled here once: with
+    forks sent to a supervisor, or refused in each child with or without a PID namespace.
+    (Compiled here, not in the server: importing pyseccomp there would import threading,
+    whose at-fork hook would then run in every child.)"""
+    if not _SECCOMP_CACHE:
+        from motcoder.sandbox.kernel import build_seccomp_filter
+
+        _SECCOMP_CACHE.update({
+            "supervised": build_seccomp_filter(allow_kill=True, notify_forks=True).hex(),
+            "pid_namespace": build_seccomp_filter(allow_kill=True).hex(),
+            "no_pid_namespace": build_seccomp_filter(allow_kill=False).hex(),
+        })
+    return _SECCOMP_CACHE
+
+
 def default_hidden_paths() -> list[str]:
     """Places where benchmark data and results usually live, hidden from programs."""
     paths = []
@@ -81,13 +100,18 @@ class _Server:
 
     def __init__(self, config: SandboxConfig, workdir: str) -> None:
         os.makedirs(workdir, exist_ok=True)
-        server_config = {
+        server_config: dict[str, Any] = {
             "workdir": workdir,
             "namespaces": config.namespaces,
             "seccomp": config.seccomp,
             "hide": config.hide,
             "tmpfs_mb": config.tmpfs_mb,
         }
+        if config.seccomp:
+            try:
+                server_config["seccomp_bpf"] = seccomp_programs()
+            except Exception as exc:  # noqa: BLE001 - libseccomp missing: degrade, report
+                server_config["seccomp_error"] = f"{type(exc).__name__}: {exc}"
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -149,7 +173,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
-        self._root = tempfile.mkdtemp(prefix="motcoder-sandbox-")
+        self.root = tempfile.mkdtemp(prefix="motcoder-sandbox-")
         self._idle: queue.Queue[_Server] = queue.Queue()
         self._servers: list[_Server] = []
         self._lock = threading.Lock()
@@ -165,7 +189,7 @@ class Sandbox:
     def _new_server(self) -> _Server:
         with self._lock:
             self._made += 1
-            server = _Server(self.config, os.path.join(self._root, f"w{self._made}"))
+            server = _Server(self.config, os.path.join(self.root, f"w{self._made}"))
             self._servers.append(server)
             return server
 
@@ -217,7 +241,7 @@ class Sandbox:
         self._closed = True
         for server in self._servers:
             server.close()
-        shutil.rmtree(self._root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self
