@@ -10,6 +10,15 @@ from motcoder.sandbox.limits import Limits
 from motcoder.sandbox.pool import Sandbox, SandboxConfig
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Tests never read or write the user's ~/.cache/motcoder."""
+    import os
+
+    os.environ["MOTCODER_CACHE"] = str(tmp_path_factory.mktemp("motcoder-cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def sandbox():
     with Sandbox(SandboxConfig(workers=2)) as sb:

@@ -11,9 +11,9 @@ Modes:
 * ``calls``  — define the program (not as ``__main__``), run the trusted setup code, then call
   the entry point with each argument list and send ``["answers", [...]]`` with one
   ``["ok", value]``, ``["exc", text]`` or ``["unenc", type]`` per call;
-* ``record`` — trusted: run a reference solution under an assertion script and send the
-  argument lists the script passed to the entry point (used to replay the script in the
-  harness against the candidate's results);
+* ``record`` — trusted: run reference solutions under their assertion scripts (a batch,
+  each in its own namespace) and send, per item, the argument lists the script passed to
+  the entry point (used to replay the script in the harness against a candidate's answers);
 * ``script`` — fallback of lower trust: run an assertion script against the program inside
   the child and report whether it raised.
 """
@@ -161,22 +161,27 @@ class _Recorder:
             self.depth -= 1
 
 
-def _run_record(req: dict[str, Any]) -> int:
+def _record_one(item: dict[str, Any]) -> list[Any]:
     try:
-        env = _exec_program(req["code"], "__solution__")
-        if req.get("setup"):
-            exec(compile(req["setup"], "setup.py", "exec"), env)  # noqa: S102
-        recorder = _Recorder(_resolve(env, req["fn"]))
-        env[req["fn"]] = recorder
-        random.seed(req["seed"])
-        exec(compile(req["script"], "test.py", "exec"), env)  # noqa: S102
+        env = _exec_program(item["code"], "__solution__")
+        if item.get("setup"):
+            exec(compile(item["setup"], "setup.py", "exec"), env)  # noqa: S102
+        recorder = _Recorder(_resolve(env, item["fn"]))
+        env[item["fn"]] = recorder
+        random.seed(item["seed"])
+        exec(compile(item["script"], "test.py", "exec"), env)  # noqa: S102
     except codec.Unencodable as exc:
-        _send(["unencodable_args", str(exc)])
-        return 1
+        return ["unencodable_args", str(exc)]
     except BaseException as exc:  # noqa: BLE001
-        _send(["reference_failed", _describe(exc)])
-        return 1
-    _send(["recorded", recorder.calls])  # already codec-encoded argument lists
+        return ["reference_failed", _describe(exc)]
+    return ["recorded", recorder.calls]  # already codec-encoded argument lists
+
+
+def _run_record(req: dict[str, Any]) -> int:
+    """Trusted reference solutions under their scripts, each in its own namespace; one
+    line per item, written as soon as it is known (a batch cut short keeps what it has)."""
+    for item in req["items"]:
+        _send(_record_one(item))
     return 0
 
 

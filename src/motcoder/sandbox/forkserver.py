@@ -301,19 +301,25 @@ class Server:
         }
 
     def _kill_leftovers(self, pid: int) -> None:
-        """No process may outlive its run: kill the child's session and anything else."""
-        _kill_group(pid)
+        """No process may outlive its run: kill everything the child left behind."""
         if self.in_pid_ns:
+            # As PID 1, kill(-1) reaches every other process of the namespace at once; then
+            # reap them all (blocking: SIGKILL cannot be ignored) until none is left.
             try:
-                os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of the namespace
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                return  # nothing else exists: the common case
+            while True:
+                try:
+                    os.waitpid(-1, 0)
+                except ChildProcessError:
+                    return
+        _kill_group(pid)
+        for orphan in _children():  # we are a subreaper: orphans of the run come to us
+            try:
+                os.kill(orphan, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        else:
-            for orphan in _children():
-                try:
-                    os.kill(orphan, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         while True:
             try:
                 reaped, _ = os.waitpid(-1, os.WNOHANG)

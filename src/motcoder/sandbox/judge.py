@@ -29,6 +29,7 @@ import random
 import signal
 import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ from motcoder.sandbox.compare import compare_call_result, compare_stdout
 from motcoder.sandbox.forkserver import SETUP_FAILED
 from motcoder.sandbox.limits import Limits
 from motcoder.sandbox.pool import RawResult, Sandbox
+from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.sandbox.verdict import (
     HARNESS_ERROR,
     MEMORY_LIMIT,
@@ -206,8 +208,10 @@ class Judge:
         float_tol: float = 1e-6,
         early_stop: bool = True,
         judge: list[str] | None = None,
+        cache: RecordingCache | None = None,
     ) -> None:
         self.sandbox = sandbox
+        self.cache = cache
         self.limits = limits or Limits()
         self.stdout_mode = stdout_mode
         self.float_tol = float_tol
@@ -419,23 +423,87 @@ class Judge:
         with self._lock:
             if key in self._recordings:
                 return self._recordings[key]
-        recording = self._record(problem, test)
-        with self._lock:
-            self._recordings[key] = recording
+        cached = self._cached(problem, test)
+        recording = cached or self._record([(problem, test)])[0]
+        self._remember(problem, test, recording, save=cached is None)
         return recording
 
-    def _record(self, problem: Problem, test: Test) -> Recording:
-        if not problem.solutions or not problem.entry_point:
-            return Recording(None, "no reference solution to record the script's calls")
-        cpu = max(self.limits.cpu_seconds, 10.0)
-        raw = self._execute(problem, {"mode": "record", "code": problem.solutions[0],
-                                      "fn": problem.entry_point, "setup": problem.setup_code,
-                                      "script": test.script, "seed": REPLAY_SEED}, cpu)
-        message = read_message(raw)
-        if message[:1] == ["recorded"] and len(message) == 2 and isinstance(message[1], list):
-            return Recording(message[1])
-        why = str(message[1]) if len(message) > 1 else _stderr_tail(raw)
-        return Recording(None, f"recording against the reference failed: {why}")
+    def prepare(self, problems: list[Problem]) -> None:
+        """Record every assertion script of ``problems`` ahead of judging: from the on-disk
+        cache when there, else in small batches (one process per batch, not per problem)
+        spread over the workers. Whatever a batch did not finish is recorded on its own
+        later, when first needed."""
+        todo = []
+        for problem in problems:
+            for test in problem.judged_tests(self.judge_override):
+                if test.kind != "assert" or not problem.solutions or not problem.entry_point:
+                    continue
+                if (problem.id, problem.tests.index(test)) in self._recordings:
+                    continue
+                cached = self._cached(problem, test)
+                if cached:
+                    self._remember(problem, test, cached, save=False)
+                else:
+                    todo.append((problem, test))
+        if not todo:
+            return
+        count = min(len(todo), 4 * self.sandbox.workers)
+        batches = [todo[i::count] for i in range(count)]
+        with ThreadPoolExecutor(max_workers=self.sandbox.workers) as pool:
+            for batch, recordings in zip(batches, pool.map(self._record, batches),
+                                         strict=True):
+                for (problem, test), recording in zip(batch, recordings, strict=True):
+                    if recording.calls is not None:
+                        self._remember(problem, test, recording)
+
+    def _cache_key(self, problem: Problem, test: Test) -> str:
+        return RecordingCache.key(problem.solutions[0], problem.setup_code, test.script,
+                                  problem.entry_point or "", REPLAY_SEED)
+
+    def _cached(self, problem: Problem, test: Test) -> Recording | None:
+        if self.cache is None or not problem.solutions:
+            return None
+        calls = self.cache.get(self._cache_key(problem, test))
+        return Recording(calls) if calls is not None else None
+
+    def _remember(self, problem: Problem, test: Test, recording: Recording,
+                  save: bool = True) -> None:
+        with self._lock:
+            self._recordings[(problem.id, problem.tests.index(test))] = recording
+        if save and self.cache is not None and recording.calls is not None:
+            self.cache.put(self._cache_key(problem, test), recording.calls)
+
+    def _record(self, items: list[tuple[Problem, Test]]) -> list[Recording]:
+        if not items:
+            return []
+        recordings = []
+        for problem, _ in items:
+            if not problem.solutions or not problem.entry_point:
+                recordings.append(Recording(None, "no reference solution to record calls"))
+        if recordings:
+            return recordings if len(items) == 1 else [self._record([i])[0] for i in items]
+        problem = items[0][0]
+        cpu = max(self.limits.cpu_seconds, 10.0) * len(items)
+        raw = self._execute(problem, {"mode": "record", "items": [
+            {"code": p.solutions[0], "fn": p.entry_point, "setup": p.setup_code,
+             "script": t.script, "seed": REPLAY_SEED} for p, t in items]}, cpu)
+        for line in raw.results.splitlines()[:len(items)]:
+            try:
+                message = json.loads(line)
+            except (ValueError, RecursionError):
+                message = []
+            if message[:1] == ["recorded"] and len(message) == 2 \
+                    and isinstance(message[1], list):
+                recordings.append(Recording(message[1]))
+            else:
+                why = str(message[1]) if len(message) > 1 else "no answer"
+                recordings.append(Recording(None, f"recording against the reference failed: "
+                                                  f"{why}"))
+        while len(recordings) < len(items):
+            recordings.append(Recording(
+                None, "recording against the reference failed: " + (_stderr_tail(raw)
+                                                                     or "it stopped early")))
+        return recordings
 
     def reference_cpu(self, problem: Problem) -> list[float | None]:
         """CPU seconds of the reference solution on each test (for scaled limits)."""

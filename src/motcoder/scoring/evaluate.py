@@ -27,6 +27,7 @@ from motcoder.runs import RunDir
 from motcoder.sandbox.judge import Judge, NoTestsError
 from motcoder.sandbox.limits import Limits
 from motcoder.sandbox.pool import Sandbox, SandboxConfig, default_hidden_paths
+from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.sandbox.verdict import Verdict
 from motcoder.scoring.metrics import MetricsError, summarize
 
@@ -157,7 +158,8 @@ def evaluate(
                 layers = sandbox.layers
                 judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
                               float_tol=options.float_tol, early_stop=options.early_stop,
-                              judge=options.judge)
+                              judge=options.judge, cache=RecordingCache.default())
+                judge.prepare([by_id[i] for i in dict.fromkeys(s.task_id for s in todo)])
 
                 def record(verdict: Verdict) -> None:
                     store.append(verdict.to_dict())
