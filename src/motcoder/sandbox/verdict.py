@@ -61,6 +61,7 @@ class Verdict:
     trust: str = TRUST_PARENT
     reason: str = ""            # why it failed, in one line
     difficulty: str | None = None
+    round: int = 0              # multi-round solvers: the round of the judged attempt
 
     @property
     def passed_tests(self) -> int:

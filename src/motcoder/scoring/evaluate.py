@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -48,8 +48,21 @@ class EvalOptions:
         return asdict(self)
 
 
-def verdict_key(record: dict[str, Any]) -> tuple[str, int]:
-    return (record["task_id"], record["sample_index"])
+def verdict_key(record: dict[str, Any]) -> tuple[str, int, int]:
+    return (record["task_id"], record["sample_index"], record.get("round", 0))
+
+
+def final_attempts(verdicts: Iterable[Verdict], up_to: int | None = None) -> list[Verdict]:
+    """Per (task, sample), the verdict of its last round (at most ``up_to``): what a
+    multi-round solver would answer if stopped after that round. Single-round runs: all."""
+    last: dict[tuple[str, int], Verdict] = {}
+    for v in verdicts:
+        if up_to is not None and v.round > up_to:
+            continue
+        key = (v.task_id, v.sample_index)
+        if key not in last or v.round > last[key].round:
+            last[key] = v
+    return list(last.values())
 
 
 def file_digest(path: str) -> str:
@@ -101,14 +114,13 @@ def judge_samples(
             raise
 
 
-def check_ks(samples: Iterable[Sample], ks: Sequence[int] | None) -> None:
-    """Fail before judging when pass@k cannot be computed for some asked k."""
+def check_ks(samples_per_task: Mapping[str, int], ks: Sequence[int] | None) -> None:
+    """Fail before judging (or generating) when pass@k cannot be computed for some k."""
     if not ks:
         return
     if any(k < 1 for k in ks):
         raise MetricsError(f"k must be at least 1, got {sorted(ks)}")
-    counts = Counter(s.task_id for s in samples)
-    fewest = min(counts.values(), default=0)
+    fewest = min(samples_per_task.values(), default=0)
     too_big = [k for k in ks if k > fewest]
     if too_big:
         raise MetricsError(
@@ -141,11 +153,11 @@ def evaluate(
     by_id = {p.id: p for p in problems}
     sampled = [by_id[i] for i in dict.fromkeys(s.task_id for s in samples)]
     check_has_tests(sampled, options.judge)
-    check_ks(samples, ks)
+    check_ks(Counter(s.task_id for s in samples if s.round == 0), ks)
     if config is not None:
         run.start(config, resume=resume)
     store = run.store(RESULTS, key=verdict_key)
-    todo = [s for s in samples if (s.task_id, s.sample_index) not in store]
+    todo = [s for s in samples if s.key not in store]
     if on_start:
         on_start(len(samples), len(samples) - len(todo))
     config = sandbox_config or SandboxConfig()
@@ -170,9 +182,16 @@ def evaluate(
         verdicts = [Verdict.from_dict(r) for r in store.records()]
     finally:
         store.close()
-    wanted = {(s.task_id, s.sample_index) for s in samples}
-    verdicts = [v for v in verdicts if (v.task_id, v.sample_index) in wanted]
-    summary = summarize(verdicts, {p.id: p.difficulty for p in sampled}, ks)
+    wanted = {s.key for s in samples}
+    verdicts = [v for v in verdicts if (v.task_id, v.sample_index, v.round) in wanted]
+    difficulties = {p.id: p.difficulty for p in sampled}
+    summary = summarize(final_attempts(verdicts), difficulties, ks)
+    rounds = sorted({v.round for v in verdicts})
+    if len(rounds) > 1:
+        summary["rounds"] = {
+            str(r): summarize(final_attempts(verdicts, up_to=r), difficulties, ks)
+            for r in rounds
+        }
     if layers:
         summary["isolation"] = layers
     run.write_json(run.SUMMARY, summary)

@@ -64,3 +64,29 @@ def summary_markdown(summary: Mapping[str, Any], title: str | None = None) -> st
         lines.append("")
         lines += [f"* {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def rounds_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Accuracy after each round of a multi-round solver (self-reflection, multi-turn):
+    one row per round, pass@k over all problems if the solver had stopped there."""
+    rounds = summary.get("rounds") or {}
+    ks = [str(k) for k in summary["ks"]]
+    header = ["after round"] + [f"pass@{k} %" for k in ks]
+    rows = []
+    for r, sub in sorted(rounds.items(), key=lambda item: int(item[0])):
+        group = sub["groups"]["all"]
+        rows.append([str(int(r) + 1)] + [format_percent(group["pass@k"][k]) for k in ks])
+    return header, rows
+
+
+def rounds_table(summary: Mapping[str, Any], title: str | None = None) -> Table | None:
+    """A rich table of `rounds_rows`, or None for a single-round run."""
+    header, rows = rounds_rows(summary)
+    if not rows:
+        return None
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table

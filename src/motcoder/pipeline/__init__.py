@@ -1,0 +1,1 @@
+"""Jobs that chain the layers below: generate samples, run (generate + evaluate + report)."""

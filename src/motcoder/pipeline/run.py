@@ -1,0 +1,147 @@
+"""``motcoder run``: generate with a model, judge in the sandbox, summarize, report — one run
+directory, resumable at any point.
+
+Steps, each skipping what the directory already holds:
+
+1. the settings are stored in ``config.json`` (or, on resume, checked against it);
+2. the solver's attempts go to ``samples.jsonl`` (`motcoder.pipeline.generate`);
+3. every attempt is judged on the judged tests into ``results.jsonl``
+   (`motcoder.scoring.evaluate`); for multi-round solvers every round is judged, giving the
+   accuracy after each round;
+4. ``summary.json`` and ``report.md`` are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from motcoder.models.base import LanguageModel
+from motcoder.pipeline.generate import Sampling, attempts_to_samples, generate
+from motcoder.pipeline.report import write_report
+from motcoder.problems.model import Problem
+from motcoder.problems.registry import load_problems
+from motcoder.runs import RunDir
+from motcoder.sandbox.judge import Judge
+from motcoder.sandbox.pool import Sandbox, SandboxConfig
+from motcoder.scoring.evaluate import EvalOptions, check_has_tests, check_ks, evaluate
+from motcoder.solvers.base import Attempt, Solver
+
+SOLVERS = ("direct", "self_reflection")
+DEFAULT_LIMIT = 10  # the embedded HumanEval subset of a bare `motcoder run`
+
+
+@dataclass
+class RunSettings:
+    """Everything that decides a run's results (stored in config.json)."""
+
+    model: str = "embedded"
+    benchmark: str = "humaneval"
+    data: str | None = None
+    split: str | None = None
+    difficulty: list[str] | None = None
+    ids: list[str] | None = None
+    limit: int | None = DEFAULT_LIMIT
+    solver: str = "direct"
+    style: str = "normal"
+    rounds: int = 5
+    prompts: str | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    evaluation: EvalOptions = field(default_factory=EvalOptions)
+    ks: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"unknown solver {self.solver!r}: choose {' or '.join(SOLVERS)}")
+        if self.rounds < 0:
+            raise ValueError(f"rounds must be 0 or more, got {self.rounds}")
+
+    def to_config(self) -> dict[str, Any]:
+        return {"command": "run", **dataclasses.asdict(self)}
+
+
+@dataclass
+class Progress:
+    """Callbacks a front end (the CLI's progress bars) can hook into; all optional."""
+
+    generation_start: Callable[[int, int], None] | None = None  # (expected, already done)
+    attempt: Callable[[Attempt], None] | None = None
+    judging_start: Callable[[int, int], None] | None = None
+    verdict: Callable[[Any], None] | None = None
+
+
+def select_problems(settings: RunSettings) -> list[Problem]:
+    return load_problems(settings.benchmark, path=settings.data, split=settings.split,
+                         difficulty=settings.difficulty, ids=settings.ids,
+                         limit=settings.limit)
+
+
+@contextlib.contextmanager
+def make_solver(settings: RunSettings, batch_size: int, workers: int) -> Iterator[Solver]:
+    """The solver of the settings; self-reflection gets a sandbox for its public tests."""
+    if settings.solver == "direct":
+        from motcoder.solvers.direct import DirectSolver
+
+        yield DirectSolver(settings.style, templates=settings.prompts, batch_size=batch_size)
+        return
+    from motcoder.solvers.self_reflection import SelfReflectionSolver
+
+    with Sandbox(SandboxConfig(workers=workers)) as sandbox:
+        judge = Judge(sandbox, settings.evaluation.limits)
+        yield SelfReflectionSolver(judge, settings.style, rounds=settings.rounds,
+                                   templates=settings.prompts, batch_size=batch_size)
+
+
+def expected_attempts(settings: RunSettings, problems: list[Problem]) -> int:
+    """First-round attempts (later rounds depend on the answers)."""
+    return len(problems) * settings.sampling.n
+
+
+def run(
+    settings: RunSettings,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    model: LanguageModel | None = None,
+    model_options: dict[str, Any] | None = None,
+    batch_size: int = 16,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run (or continue) the job in ``out``; return the summary."""
+    import os
+
+    progress = progress or Progress()
+    workers = workers or os.cpu_count() or 1
+    problems = select_problems(settings)
+    check_has_tests(problems, settings.evaluation.judge)
+    # pass@k needs n samples per problem: refuse an impossible k before any generation
+    check_ks({p.id: settings.sampling.n for p in problems}, settings.ks)
+    run_dir = RunDir(out)
+    run_dir.start(settings.to_config(), resume=resume)
+    owned = model is None
+    if model is None:
+        from motcoder.models.registry import load_model
+
+        model = load_model(settings.model, **(model_options or {}))
+    try:
+        with make_solver(settings, batch_size, workers) as solver:
+            attempts = generate(problems, model, solver, run_dir, settings.sampling,
+                                on_start=(lambda done: progress.generation_start(
+                                    expected_attempts(settings, problems), done))
+                                if progress.generation_start else None,
+                                on_attempt=progress.attempt)
+    finally:
+        if owned:
+            model.close()
+    samples = attempts_to_samples(problems, attempts)
+    summary = evaluate(problems, samples, run_dir, settings.evaluation, ks=settings.ks,
+                       sandbox_config=SandboxConfig(workers=workers),
+                       on_start=progress.judging_start, on_verdict=progress.verdict)
+    write_report(run_dir, title=f"motcoder run — {settings.model} on {settings.benchmark}")
+    return summary
+
