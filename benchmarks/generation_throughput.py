@@ -3,7 +3,7 @@ backend: one request at a time vs one batched call, in one run.
 
 * load: the GGUF conversion is made (or found) in the cache first; then the load time of a
   fresh process with the conversion cached is measured (``python -c "load_model(...)"``:
-  both the whole process, imports included, and ``load_model`` alone);
+  the whole process, the torch + transformers imports, and ``load_model`` alone);
 * sequential: ``--requests`` distinct greedy chat requests, each its own ``generate`` call
   (batch 1);
 * batched: the same requests in one ``generate`` call (``batch_size = --requests``).
@@ -46,6 +46,7 @@ PROMPTS = [
 LOAD_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
+import torch, transformers  # noqa: E401,F401  (imported by load_model anyway: timed apart)
 from motcoder.models import load_model
 t1 = time.perf_counter()
 m = load_model("embedded", **json.loads(sys.argv[1]))
@@ -89,7 +90,8 @@ def main() -> None:
     print(f"first load in this process: {first_load:.1f} s ({model.loaded_from})")
     cold = measure_cold_load(options)
     print(f"load with the conversion cached, fresh process: {cold['process']:.1f} s "
-          f"(imports {cold['imports']:.1f} s, load_model {cold['load']:.1f} s, "
+          f"(torch + transformers imports {cold['imports']:.1f} s, "
+          f"load_model {cold['load']:.1f} s, "
           f"{cold['loaded_from']})")
 
     prompts = (PROMPTS * (-(-args.requests // len(PROMPTS))))[:args.requests]

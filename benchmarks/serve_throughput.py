@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
                 for p in prompts(args.requests)]
     modes = (1, args.concurrency)
     seconds = dict.fromkeys(modes, 0.0)
+    ratios: list[float] = []
     totals = {c: ServerStats() for c in modes}
     try:
         with ServerThread(model, batch_size=max(args.concurrency, 1),
@@ -81,13 +82,16 @@ def main(argv: list[str] | None = None) -> None:
             # warm-up: first forward passes are slower (allocations, kernels)
             run(server, args.concurrency, requests[: args.concurrency])
             for r in range(args.rounds):
+                round_rps = {}
                 for conc in modes:
                     elapsed, st = run(server, conc, requests)
+                    round_rps[conc] = len(requests) / elapsed
                     seconds[conc] += elapsed
                     for k in ("requests", "generate_calls", "completion_tokens"):
                         setattr(totals[conc], k, getattr(totals[conc], k) + getattr(st, k))
-                    print(f"round {r + 1}: {conc:>2} client(s) {len(requests) / elapsed:6.2f} "
-                          f"req/s", file=sys.stderr)
+                    print(f"round {r + 1}: {conc:>2} client(s) {round_rps[conc]:6.2f} req/s",
+                          file=sys.stderr)
+                ratios.append(round_rps[args.concurrency] / round_rps[1])
     finally:
         model.close()
 
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{conc:>8} {rps[conc]:>8.2f} {st.completion_tokens / seconds[conc]:>8.1f} "
               f"{st.generate_calls:>15} {st.requests / max(st.generate_calls, 1):>11.2f}")
     print(f"\n{args.concurrency} clients / 1 client: {rps[args.concurrency] / rps[1]:.2f}x "
-          "requests/s")
+          f"requests/s (per round: {', '.join(f'{x:.2f}x' for x in ratios)})")
 
 
 if __name__ == "__main__":

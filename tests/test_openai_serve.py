@@ -208,6 +208,34 @@ def test_batch_size_caps_a_batch():
     assert max(model.batches) <= 3 and sum(model.batches) == 7
 
 
+def test_batch_window_stretches_only_under_concurrent_load():
+    from motcoder.models.serve import Batcher
+
+    b = Batcher(ScriptedModel(), batch_window=0.005, max_batch_window=0.1)
+    assert b.window(1) == 0.005                     # nothing known yet
+    b._last_seconds = 2.0
+    assert b.window(1) == 0.005                     # a lone client: no added latency
+    b._last_seconds = 0.2
+    assert b.window(8) == pytest.approx(0.05)       # 25 % of the last generate call
+    b._last_seconds = 5.0
+    assert b.window(8) == 0.1                       # capped
+    b._last_seconds = 0.01
+    assert b.window(8) == 0.005                     # never below the base window
+
+
+def test_closed_loop_clients_fill_whole_batches():
+    """16 clients, each sending its next request when its answer arrives: after warm-up the
+    server runs (nearly) full batches of 16, not 1, 15, 1, 15, ..."""
+    model = ScriptedModel(delay=0.4)
+    with ServerThread(model, batch_size=16, batch_window=0.005, max_batch_window=0.1) as server:
+        with OpenAIModel(server.base_url, "scripted", max_concurrency=16) as m:
+            m.generate([GenerationRequest(prompt=f"w{i}") for i in range(16)])
+            model.batches.clear()
+            m.generate([GenerationRequest(prompt=f"p{i}") for i in range(48)])
+    # fixed 5 ms windows give [1, 15, 1, 15, 1, 15]; allow one straggler batch on a busy CPU
+    assert len(model.batches) <= 5, model.batches
+
+
 def test_one_failing_request_does_not_sink_its_batch():
     model = ScriptedModel(delay=0.05, fail_on="bad")
     with ServerThread(model, batch_window=0.05) as server:

@@ -189,14 +189,16 @@ class Batcher:
     """Collects requests on the event loop and feeds them to the model in batches.
 
     A batch starts with the first waiting request and gathers more for ``batch_window``
-    seconds (or until ``batch_size``). When the previous batch held several requests (clients
-    are concurrent), the window stretches to ``LINGER`` (10 %) of that batch's generate time,
-    at most ``max_batch_window``: clients whose answers just went out resubmit a few ms later,
-    and without the stretch a lone early request would take a whole generate call for itself
-    (batches of 1, 15, 1, 15, ... instead of 16, 16 with 16 closed-loop clients).
+    seconds (or until ``batch_size``). Under concurrent load -- more than one request was
+    waiting or running at once since the previous batch started -- the window stretches to
+    ``LINGER`` (25 %) of the previous generate call, at most ``max_batch_window``, and ends as
+    soon as that many requests are in. Clients whose answers just went out resubmit a few ms
+    later; without the stretch, a lone early request would take a whole generate call for
+    itself (batches of 1, 15, 1, 15, ... instead of 16, 16, ... with 16 closed-loop clients).
+    A lone client never waits more than ``batch_window``.
     """
 
-    LINGER = 0.1
+    LINGER = 0.25
 
     def __init__(self, model: LanguageModel, batch_size: int = 32,
                  batch_window: float = 0.005, max_batch_window: float = 0.1) -> None:
@@ -206,8 +208,9 @@ class Batcher:
         self.batch_size = batch_size
         self.batch_window = max(0.0, batch_window)
         self.max_batch_window = max(self.batch_window, max_batch_window)
-        self._last_batch = 0
-        self._last_seconds = 0.0
+        self._last_seconds = 0.0   # duration of the previous generate call
+        self._running = 0          # requests in the generate call under way
+        self._peak = 0             # most requests waiting or running since the batch started
         self.stats = ServerStats()
         self._queue: asyncio.Queue[_Item] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -236,6 +239,7 @@ class Batcher:
         self.stats.http_requests += 1
         for it in items:
             self._queue.put_nowait(it)
+        self._peak = max(self._peak, self._queue.qsize() + self._running)
         try:
             return list(await asyncio.gather(*(it.future for it in items)))
         except BaseException:
@@ -243,9 +247,9 @@ class Batcher:
                 it.future.cancel()
             raise
 
-    def window(self) -> float:
-        """How long the next batch gathers requests (see the class docstring)."""
-        if self._last_batch > 1:
+    def window(self, concurrency: int) -> float:
+        """How long a batch gathers requests, given how many were recently in at once."""
+        if concurrency > 1:
             return min(self.max_batch_window,
                        max(self.batch_window, self.LINGER * self._last_seconds))
         return self.batch_window
@@ -254,7 +258,9 @@ class Batcher:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         batch = [await self._queue.get()]
-        deadline = loop.time() + self.window()
+        concurrency, self._peak = self._peak, self._queue.qsize() + 1
+        deadline = loop.time() + self.window(concurrency)
+        enough = min(self.batch_size, concurrency) if concurrency > 1 else self.batch_size
         while len(batch) < self.batch_size:
             try:
                 batch.append(self._queue.get_nowait())
@@ -262,6 +268,8 @@ class Batcher:
             except asyncio.QueueEmpty:
                 pass
             remaining = deadline - loop.time()
+            if len(batch) >= enough:
+                break
             if remaining <= 0:
                 break
             try:
@@ -275,8 +283,11 @@ class Batcher:
         self.stats.generate_calls += 1
         self.stats.max_batch = max(self.stats.max_batch, len(requests))
         t0 = loop.time()
-        results = await loop.run_in_executor(self._executor, self.model.generate, requests)
-        self._last_batch, self._last_seconds = len(requests), loop.time() - t0
+        self._running = len(requests)
+        try:
+            results = await loop.run_in_executor(self._executor, self.model.generate, requests)
+        finally:
+            self._running, self._last_seconds = 0, loop.time() - t0
         if len(results) != len(requests):
             raise ModelError(f"{self.model.name} returned {len(results)} completions "
                              f"for {len(requests)} requests")
