@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+import motcoder.models  # noqa: F401  (first: it tunes OpenMP before torch loads)
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
