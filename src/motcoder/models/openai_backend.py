@@ -83,7 +83,8 @@ class _Retryable(Exception):
         self.connect = connect
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (IPv4 and IPv6)."""
     if host == "localhost":
         return True
     try:
@@ -307,7 +308,7 @@ class OpenAIModel:
             # Proxy settings from the environment apply to remote servers, never to loopback.
             host = urlsplit(self.base_url).hostname or ""
             self._client = httpx.AsyncClient(
-                headers=headers, limits=limits, trust_env=not _is_loopback(host),
+                headers=headers, limits=limits, trust_env=not is_loopback(host),
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
             self._model_lock = asyncio.Lock()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 import sys
@@ -46,6 +45,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from motcoder.models.base import Completion, GenerationRequest, LanguageModel, ModelError
+from motcoder.models.openai_backend import is_loopback
 
 log = logging.getLogger("motcoder.serve")
 
@@ -464,17 +464,8 @@ def build_app(model: LanguageModel, *, batch_size: int = 32, batch_window: float
 # -- running it --------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _warn_if_public(host: str) -> None:
-    if not _is_loopback(host):
+    if not is_loopback(host):
         print(f"warning: motcoder serve is listening on {host}, not loopback: anyone who can "
               "reach this address can use the model (there is no authentication)",
               file=sys.stderr)
