@@ -1,0 +1,5 @@
+"""`python -m motcoder.cli`."""
+
+from motcoder.cli import main
+
+main()

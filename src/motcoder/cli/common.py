@@ -1,0 +1,191 @@
+"""What every `motcoder` command shares: consoles, option definitions, error handling,
+progress bars and result tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+app = typer.Typer(
+    name="motcoder",
+    help="Train and evaluate code-generation LLMs on hard programming problems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+convert_app = typer.Typer(help="Convert benchmark files between formats.", no_args_is_help=True)
+app.add_typer(convert_app, name="convert")
+
+console = Console(stderr=True)
+out = Console()
+
+# ----------------------------------------------------------------------------- shared options
+# One definition each, used by every command that takes the option.
+BENCHMARK = typer.Option("humaneval", "--benchmark", "-b", help="humaneval, mbpp, "
+                         "mbpp-sanitized, apps, codecontests, or a problem FILE.")
+DATA = typer.Option(None, "--data", help="Local data file for a named benchmark (instead of "
+                    "the hub).")
+SPLIT = typer.Option(None, help="Split (default: the benchmark's test split).")
+DIFFICULTY = typer.Option(None, help="Comma-separated difficulties.")
+IDS = typer.Option(None, help="Comma-separated task ids.")
+ALL_TESTS = typer.Option(False, "--all-tests", help="Run every test even after a failure "
+                         "(needed for the test pass rate).")
+JUDGE = typer.Option(None, help="Visibilities that decide the verdict, e.g. 'private' "
+                     "(default: the benchmark's own).")
+WORKERS = typer.Option(os.cpu_count() or 1, min=1, help="Sandbox workers.")
+CPU_LIMIT = typer.Option(4.0, min=0.01, help="CPU seconds per test (when the problem sets "
+                         "none).")
+MEMORY_MB = typer.Option(1024, min=16, help="Memory limit per program, MB.")
+TIME_SCALE = typer.Option(1.0, min=0.01, help="Multiply problem-provided time limits.")
+SCALE_FROM_REFERENCE = typer.Option(None, min=0.01, help="Limit = max(1 s, F x CPU time of "
+                                    "the reference solution).")
+STDOUT_MODE = typer.Option("tokens", help="tokens | lines | exact")
+FLOAT_TOL = typer.Option(1e-6, min=0.0, help="Tolerance for decimal outputs.")
+K = typer.Option(None, "--k", help="Comma-separated k for pass@k.")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out.")
+PROGRESS = typer.Option(True, "--progress/--no-progress")
+MODEL = typer.Option("embedded", "--model", "-m", help="embedded | hf:ID_OR_DIR | "
+                     "gguf:FILE | vllm:ID | openai:http://HOST:PORT/v1#MODEL")
+DEVICE = typer.Option("auto", help="auto | cpu | cuda (local models).")
+DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16 (local models).")
+BATCH_SIZE = typer.Option(16, min=1, help="Requests per model call.")
+SOLVER = typer.Option("direct", help="direct | self_reflection")
+STYLE = typer.Option("normal", help="normal | mot | mot-given-modules")
+ROUNDS = typer.Option(5, min=0, help="self_reflection: most times the model is asked again "
+                      "after its first answer (answers are rounds 0..R).")
+PROMPTS = typer.Option(None, "--prompts", help="Directory of prompt templates overriding "
+                       "ours (same file names).")
+N = typer.Option(1, "--n", "-n", min=1, help="Samples per problem.")
+TEMPERATURE = typer.Option(0.0, min=0.0, help="0 = greedy.")
+TOP_P = typer.Option(1.0, min=0.0, max=1.0)
+MAX_NEW_TOKENS = typer.Option(512, min=1)
+SEED = typer.Option(0, help="Base seed; each request's seed derives from it.")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from motcoder.models.base import ModelError
+    from motcoder.problems.errors import ProblemLoadError
+    from motcoder.problems.samples import SampleError
+    from motcoder.runs import JsonlError, RunDirError
+    from motcoder.sandbox.judge import NoTestsError
+    from motcoder.sandbox.pool import SandboxError
+    from motcoder.scoring.metrics import MetricsError
+
+    return (ProblemLoadError, SampleError, JsonlError, RunDirError, NoTestsError, MetricsError,
+            SandboxError, ModelError, FileNotFoundError)
+
+
+def split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise fail(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def parse_ks(k: str | None) -> list[int] | None:
+    try:
+        return [int(x) for x in split_list(k) or []] or None
+    except ValueError:
+        raise fail(f"--k must be comma-separated integers, got {k!r}") from None
+
+
+def eval_options(all_tests: bool, judge: str | None, cpu_limit: float, memory_mb: int,
+                  time_scale: float, scale_from_reference: float | None, stdout_mode: str,
+                  float_tol: float) -> Any:
+    from motcoder.sandbox.limits import Limits
+    from motcoder.scoring.evaluate import EvalOptions
+
+    choice("--stdout-mode", stdout_mode, ("tokens", "lines", "exact"))
+    judged = split_list(judge)
+    if judged and any(v not in ("public", "private", "generated") for v in judged):
+        raise fail(f"--judge takes public, private and/or generated, got {judge!r}")
+    limits = Limits(cpu_seconds=cpu_limit, memory_mb=memory_mb, time_scale=time_scale,
+                    scale_from_reference=scale_from_reference)
+    return EvalOptions(limits=limits, early_stop=not all_tests, judge=judged,
+                       stdout_mode=stdout_mode, float_tol=float_tol)
+
+
+def default_out(command: str) -> Path:
+    return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def print_summary(summary: dict[str, Any], title: str) -> None:
+    from motcoder.scoring.tables import rounds_table, summary_table
+
+    out.print(summary_table(summary, title=escape(title)))
+    table = rounds_table(summary, title="accuracy after each round")
+    if table is not None:
+        out.print(table)
+
+
+class Bars:
+    """Progress bars with ETA on stderr (one per phase), or nothing with --no-progress."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+        self.progress: Any = None
+        self.task: Any = None
+        self.passed = 0
+
+    def __enter__(self) -> Bars:
+        if self.show:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(), console=console, transient=not sys.stderr.isatty())
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def start(self, phase: str) -> Callable[[int, int], None] | None:
+        if self.progress is None:
+            return None
+
+        def on_start(total: int, done: int) -> None:
+            if self.task is not None:
+                self.progress.update(self.task, visible=False)
+            self.passed = 0
+            self.task = self.progress.add_task(phase, total=max(total, done), completed=done,
+                                               info="")
+
+        return on_start
+
+    def attempt(self, attempt: Any) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=1 if attempt.round == 0 else 0,
+                                 info=f"round {attempt.round + 1}" if attempt.round else "")
+
+    def verdict(self, verdict: Any) -> None:
+        if self.progress is not None and self.task is not None:
+            self.passed += verdict.passed
+            self.progress.update(self.task, advance=1, info=f"passed {self.passed}")
