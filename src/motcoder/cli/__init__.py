@@ -7,7 +7,7 @@ live in one module per group; importing them registers them on `app`.
 
 from __future__ import annotations
 
-from motcoder.cli import core  # noqa: F401 - registers the commands
+from motcoder.cli import core, data, train  # noqa: F401 - registers the commands
 from motcoder.cli.common import app
 
 __all__ = ["app", "main"]
