@@ -11,7 +11,7 @@ backend: one request at a time vs one batched call, in one run.
 Both produce the same greedy outputs, so the generated token counts are equal; the script
 prints tokens/s for both and the ratio.
 
-Usage: python benchmarks/generation_throughput.py [--requests 16] [--max-new-tokens 64]
+Usage: python benchmarks/generation_throughput.py [--requests 32] [--max-new-tokens 64]
        [--dtype auto|float32|bfloat16] [--threads N]
 """
 
@@ -70,7 +70,7 @@ def measure_cold_load(options: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--threads", type=int, default=None)
