@@ -341,3 +341,20 @@ def test_rich_table_rows() -> None:
     for column in ("problems", "samples", "pass@1 %", "pass@2 %", "strict acc %",
                    "test pass rate %"):
         assert column in header
+
+
+def test_comparison_table_lines_up_runs_by_difficulty() -> None:
+    from motcoder.scoring.tables import comparison_markdown, comparison_rows
+
+    base = {"ks": [1], "groups": {"introductory": {"pass@k": {1: 0.5}},
+                                  "interview": {"pass@k": {1: 0.25}}, "all": {"pass@k": {1: 0.4}}}}
+    # read back from JSON: string keys; and a difficulty the base run does not have
+    tuned = {"ks": [1], "groups": {"introductory": {"pass@k": {"1": 0.75}},
+                                   "competition": {"pass@k": {"1": 0.1}},
+                                   "all": {"pass@k": {"1": 0.5}}}}
+    header, rows = comparison_rows({"base": base, "mot-ft": tuned})
+    assert header == ["model", "introductory", "interview", "competition", "all"]
+    assert rows == [["base", "50.00", "25.00", "n/a", "40.00"],
+                    ["mot-ft", "75.00", "n/a", "10.00", "50.00"]]
+    text = comparison_markdown({"base": base}, title="t")
+    assert text.startswith("### t\n\n| model | introductory | interview | all |")

@@ -50,15 +50,16 @@ def summary_table(summary: Mapping[str, Any], title: str | None = None) -> Table
     return table
 
 
-def summary_markdown(summary: Mapping[str, Any], title: str | None = None) -> str:
-    """The summary as a Markdown table (plus title and notes), ending with a newline."""
-    header, rows = summary_rows(summary)
-    lines = []
-    if title:
-        lines += [f"### {title}", ""]
+def _markdown_lines(header: list[str], rows: list[list[str]], title: str | None) -> list[str]:
+    lines = [f"### {title}", ""] if title else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def summary_markdown(summary: Mapping[str, Any], title: str | None = None) -> str:
+    """The summary as a Markdown table (plus title and notes), ending with a newline."""
+    lines = _markdown_lines(*summary_rows(summary), title)
     notes = summary.get("notes") or []
     if notes:
         lines.append("")
@@ -90,3 +91,44 @@ def rounds_table(summary: Mapping[str, Any], title: str | None = None) -> Table 
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def _pass_at(group: Mapping[str, Any], k: int) -> float | None:
+    values = group["pass@k"]
+    return values.get(k, values.get(str(k)))  # str keys once read back from summary.json
+
+
+def comparison_rows(summaries: Mapping[str, Mapping[str, Any]], k: int = 1,
+                    ) -> tuple[list[str], list[list[str]]]:
+    """Several runs on the same problems side by side (MoTCoder's Table 2 shape): one row
+    per run, pass@k % per difficulty, then over all problems."""
+    groups: list[str] = []
+    for summary in summaries.values():
+        groups += [g for g in summary["groups"] if g not in groups and g != "all"]
+    groups.append("all")
+    header = ["model"] + groups
+    rows = []
+    for name, summary in summaries.items():
+        cells = [format_percent(_pass_at(summary["groups"][g], k)) if g in summary["groups"]
+                 else NOT_AVAILABLE for g in groups]
+        rows.append([name] + cells)
+    return header, rows
+
+
+def comparison_table(summaries: Mapping[str, Mapping[str, Any]], k: int = 1,
+                     title: str | None = None) -> Table:
+    """A rich table of `comparison_rows`."""
+    header, rows = comparison_rows(summaries, k)
+    table = Table(title=title or f"pass@{k} %")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right", style="bold" if i == 0
+                         else None)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def comparison_markdown(summaries: Mapping[str, Mapping[str, Any]], k: int = 1,
+                        title: str | None = None) -> str:
+    """`comparison_rows` as a Markdown table."""
+    return "\n".join(_markdown_lines(*comparison_rows(summaries, k), title)) + "\n"
