@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from motcoder.runs import RunDir
-from motcoder.scoring.tables import rounds_rows, summary_markdown
+from motcoder.scoring.tables import markdown_lines, rounds_rows, summary_markdown
 
 DRILL_DOWN = 5
 CLIP = 1500
@@ -46,13 +46,21 @@ def _config_lines(config: Mapping[str, Any]) -> list[str]:
 
 def _drill_down(samples: list[dict[str, Any]], verdicts: dict[tuple, dict[str, Any]]
                 ) -> list[str]:
-    lines: list[str] = []
-    shown: set[str] = set()
+    # Per problem, its first sample at its last round (the answer a multi-round solver
+    # ended with), for the first DRILL_DOWN problems.
+    last: dict[str, dict[str, Any]] = {}
     for sample in samples:
         task = sample["task_id"]
-        if task in shown or len(shown) >= DRILL_DOWN:
+        if task not in last and len(last) >= DRILL_DOWN:
             continue
-        shown.add(task)
+        index, round_ = sample.get("sample_index", 0), sample.get("round", 0)
+        best = last.get(task)
+        if best is None or (index, -round_) < (best.get("sample_index", 0),
+                                              -best.get("round", 0)):
+            last[task] = sample
+    lines: list[str] = []
+    for sample in last.values():
+        task = sample["task_id"]
         key = (task, sample.get("sample_index", 0), sample.get("round", 0))
         verdict = verdicts.get(key)
         status = verdict["status"] if verdict else "not judged"
@@ -90,10 +98,7 @@ def write_report(run: RunDir, title: str = "motcoder run") -> Path:
         lines.append(summary_markdown(summary).rstrip())
         header, rows = rounds_rows(summary)
         if rows:
-            lines += ["", "Accuracy after each round:", "",
-                      "| " + " | ".join(header) + " |",
-                      "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-            lines += ["| " + " | ".join(row) + " |" for row in rows]
+            lines += ["", "Accuracy after each round:", ""] + markdown_lines(header, rows)
         if summary.get("isolation"):
             lines += ["", "Sandbox layers: " + "; ".join(
                 f"{k}: {v}" for k, v in summary["isolation"].items())]

@@ -50,7 +50,9 @@ def summary_table(summary: Mapping[str, Any], title: str | None = None) -> Table
     return table
 
 
-def _markdown_lines(header: list[str], rows: list[list[str]], title: str | None) -> list[str]:
+def markdown_lines(header: list[str], rows: list[list[str]], title: str | None = None
+                   ) -> list[str]:
+    """A Markdown table (right-aligned after the first column), with an optional title."""
     lines = [f"### {title}", ""] if title else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
@@ -59,7 +61,7 @@ def _markdown_lines(header: list[str], rows: list[list[str]], title: str | None)
 
 def summary_markdown(summary: Mapping[str, Any], title: str | None = None) -> str:
     """The summary as a Markdown table (plus title and notes), ending with a newline."""
-    lines = _markdown_lines(*summary_rows(summary), title)
+    lines = markdown_lines(*summary_rows(summary), title)
     notes = summary.get("notes") or []
     if notes:
         lines.append("")
@@ -131,4 +133,4 @@ def comparison_table(summaries: Mapping[str, Mapping[str, Any]], k: int = 1,
 def comparison_markdown(summaries: Mapping[str, Mapping[str, Any]], k: int = 1,
                         title: str | None = None) -> str:
     """`comparison_rows` as a Markdown table."""
-    return "\n".join(_markdown_lines(*comparison_rows(summaries, k), title)) + "\n"
+    return "\n".join(markdown_lines(*comparison_rows(summaries, k), title)) + "\n"
