@@ -57,6 +57,16 @@ def test_run_direct_writes_samples_verdicts_summary_and_report(tmp_path):
     assert "## Results" in report and "HumanEval/0" in report
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "embedded" and config["limit"] == 3
+    # EvalPlus' format out, and back in through `evaluate`: the same verdicts
+    evalplus = records(out / "samples.evalplus.jsonl")
+    assert [set(r) for r in evalplus] == [{"task_id", "solution"}] * 3
+    assert {r["task_id"]: r["solution"] for r in evalplus} == {
+        k[0]: s["code"] for k, s in samples.items()}
+    again = cli("evaluate", "--samples", out / "samples.evalplus.jsonl", "--out",
+                tmp_path / "again", "--no-progress")
+    assert again.exit_code == 0, again.output
+    assert {k[0]: v["passed"] for k, v in keyed(tmp_path / "again" / "results.jsonl").items()} \
+        == {k[0]: v["passed"] for k, v in verdicts.items()}
 
 
 def test_run_self_reflection_reports_accuracy_per_round(tmp_path):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from motcoder.models.base import LanguageModel
 from motcoder.problems.model import Problem
+from motcoder.problems.records import write_jsonl
 from motcoder.problems.samples import Sample
 from motcoder.runs import RunDir
 from motcoder.solvers.base import Attempt, Solver, attempt_key
@@ -62,3 +64,25 @@ def attempts_to_samples(problems: Sequence[Problem], attempts: Sequence[Attempt]
                    sample_index=a.sample_index, round=a.round,
                    metadata={"finish_reason": a.finish_reason})
             for a in attempts if a.task_id in by_id]
+
+
+EVALPLUS_SAMPLES = "samples.evalplus.jsonl"
+
+
+def write_evalplus_samples(problems: Sequence[Problem], samples: Sequence[Sample],
+                           path: str | Path) -> int:
+    """Function-completion samples in EvalPlus' format (``task_id`` + ``solution``: the whole
+    program), one per (task, sample) at its last round, so `evalplus.evaluate --samples`
+    can cross-check our verdicts. Written whole (it is rebuilt from ``samples.jsonl`` after
+    every run). Returns how many were written; stdin/stdout problems are left out."""
+    calls = {p.id for p in problems if p.entry_point}
+    last: dict[tuple[str, int], Sample] = {}
+    for s in samples:
+        key = (s.task_id, s.sample_index)
+        if s.task_id in calls and (key not in last or s.round > last[key].round):
+            last[key] = s
+    records = [{"task_id": s.task_id, "solution": s.code} for _, s in sorted(
+        last.items(), key=lambda item: (item[0][1], item[0][0]))]
+    if records:
+        write_jsonl(path, records)
+    return len(records)

@@ -4,7 +4,9 @@ directory, resumable at any point.
 Steps, each skipping what the directory already holds:
 
 1. the settings are stored in ``config.json`` (or, on resume, checked against it);
-2. the solver's attempts go to ``samples.jsonl`` (`motcoder.pipeline.generate`);
+2. the solver's attempts go to ``samples.jsonl`` (`motcoder.pipeline.generate`); for
+   function-completion problems their final answers also go to ``samples.evalplus.jsonl``
+   (EvalPlus' sample format, to cross-check with ``evalplus.evaluate``);
 3. every attempt is judged on the judged tests into ``results.jsonl``
    (`motcoder.scoring.evaluate`); for multi-round solvers every round is judged, giving the
    accuracy after each round;
@@ -21,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from motcoder.models.base import LanguageModel
-from motcoder.pipeline.generate import Sampling, attempts_to_samples, generate
+from motcoder.pipeline.generate import (
+    EVALPLUS_SAMPLES,
+    Sampling,
+    attempts_to_samples,
+    generate,
+    write_evalplus_samples,
+)
 from motcoder.pipeline.report import write_report
 from motcoder.problems.model import Problem
 from motcoder.problems.registry import load_problems
@@ -139,6 +147,7 @@ def run(
         if owned:
             model.close()
     samples = attempts_to_samples(problems, attempts)
+    write_evalplus_samples(problems, samples, run_dir.file(EVALPLUS_SAMPLES))
     summary = evaluate(problems, samples, run_dir, settings.evaluation, ks=settings.ks,
                        sandbox_config=SandboxConfig(workers=workers),
                        on_start=progress.judging_start, on_verdict=progress.verdict)
