@@ -28,6 +28,7 @@ from motcoder.problems.model import Problem, Test
 from motcoder.problems.records import read_records
 
 HUB_REPO = "openai/openai_humaneval"
+PLUS_HUB_REPO = "evalplus/humanevalplus"  # HumanEval+: same fields, a larger `test`
 SCHEMA_HINT = (
     "a HumanEval JSONL file (fields task_id, prompt, entry_point, canonical_solution, test)"
 )
@@ -238,8 +239,10 @@ def public_example_test(prompt: str, entry_point: str, task_id: str = "") -> Tes
 # --- records -> problems ------------------------------------------------------------------
 
 
-def problem_from_record(record: dict[str, Any], where: str = "") -> Problem:
-    """One HumanEval record → `Problem`; a missing or non-text field names ``where``."""
+def problem_from_record(record: dict[str, Any], where: str = "", source: str = "humaneval"
+                        ) -> Problem:
+    """One HumanEval (or HumanEval+) record → `Problem`; a missing or non-text field names
+    ``where``."""
     for key in FIELDS:
         if not isinstance(record.get(key), str):
             raise ProblemLoadError(
@@ -256,7 +259,7 @@ def problem_from_record(record: dict[str, Any], where: str = "") -> Problem:
     )
     return Problem(
         id=record["task_id"],
-        source="humaneval",
+        source=source,
         statement=prompt,
         tests=tests,
         starter_code=prompt,
@@ -277,3 +280,15 @@ def load_humaneval(path: str | Path | None = None, *, hub: bool = False) -> list
         return [problem_from_record(r, f"{HUB_REPO}[{i}]") for i, r in enumerate(rows)]
     source = embedded_path()
     return [problem_from_record(r, where) for where, r in read_records(source)]
+
+
+def load_humaneval_plus(path: str | Path | None = None) -> list[Problem]:
+    """HumanEval+ (EvalPlus): the HumanEval schema whose ``test`` checks every base and plus
+    input (``evalplus/humanevalplus`` on the hub, or a local file in that schema). Ids and
+    prompts are HumanEval's, so samples and verdicts line up with HumanEval runs."""
+    if path is not None:
+        return [problem_from_record(r, where, "humaneval-plus") for where, r in read_records(path)]
+    rows = load_hub_rows(PLUS_HUB_REPO, split="test", hint=SCHEMA_HINT,
+                         what=f"HumanEval+ ({PLUS_HUB_REPO}, split test)")
+    return [problem_from_record(r, f"{PLUS_HUB_REPO}[{i}]", "humaneval-plus")
+            for i, r in enumerate(rows)]

@@ -11,6 +11,10 @@ fixed by its task id as in the MBPP paper: 1-10 prompt, 11-510 test, 511-600 val
 Each assert of ``test_list`` is its own ``assert`` test: the first is public and shown in the
 statement as the example, the others private; all are judged (the official semantics).
 The challenge tests of the full config are kept in ``metadata["challenge_test_list"]``.
+
+MBPP+ (EvalPlus; hub ``evalplus/mbppplus``, split ``test``, or a local file in that schema:
+the sanitized fields plus ``test``, a script checking every base and plus input): the
+``test`` script is one more private test, judged with the asserts.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from motcoder.problems.model import Problem, Test
 from motcoder.problems.records import read_records
 
 HUB_REPO = "google-research-datasets/mbpp"
+PLUS_HUB_REPO = "evalplus/mbppplus"
 SPLITS = ("train", "test", "validation", "prompt")
 SCHEMA_HINT = (
     "an MBPP file: mbpp.jsonl (fields task_id, text, code, test_list, test_setup_code) "
@@ -115,16 +120,20 @@ def problem_from_record(
         Test(kind="assert", visibility="public" if i == 0 else "private", script=script)
         for i, script in enumerate(asserts)
     ]
+    plus = _text(record, "test", where)  # MBPP+ (EvalPlus): every base and plus input
+    if plus.strip():
+        tests.append(Test(kind="assert", visibility="private", script=plus))
     statement = description
     if asserts:
         statement += f"\n{EXAMPLE_HEADER}\n{asserts[0]}\n"
-    metadata: dict[str, Any] = {"config": "sanitized" if sanitized else "full"}
+    metadata: dict[str, Any] = {"config": "plus" if plus.strip() else
+                                "sanitized" if sanitized else "full"}
     challenge = _text_list(record, "challenge_test_list", where)
     if challenge:
         metadata["challenge_test_list"] = challenge
     return Problem(
         id=f"Mbpp/{task_id}",
-        source="mbpp",
+        source="mbpp-plus" if plus.strip() else "mbpp",
         statement=statement,
         tests=tests,
         entry_point=entry_point_of(asserts[0], code) if asserts else None,
@@ -146,4 +155,15 @@ def load_mbpp(
     rows = load_hub_rows(HUB_REPO, config=config, split=split, hint=SCHEMA_HINT,
                          what=f"MBPP ({HUB_REPO}, config {config}, split {split})")
     return [problem_from_record(r, f"{HUB_REPO}:{config}/{split}[{i}]", split)
+            for i, r in enumerate(rows)]
+
+
+def load_mbpp_plus(path: str | Path | None = None) -> list[Problem]:
+    """MBPP+ problems: every row of the local file ``path``, else the hub's test split. All
+    rows are the test split (MBPP+ holds only test problems)."""
+    if path is not None:
+        return [problem_from_record(r, where, "test") for where, r in read_records(path)]
+    rows = load_hub_rows(PLUS_HUB_REPO, split="test", hint=SCHEMA_HINT,
+                         what=f"MBPP+ ({PLUS_HUB_REPO}, split test)")
+    return [problem_from_record(r, f"{PLUS_HUB_REPO}/test[{i}]", "test")
             for i, r in enumerate(rows)]

@@ -38,12 +38,18 @@ BENCHMARKS: dict[str, Benchmark] = {
     "humaneval": Benchmark(
         "humaneval", ("test",), "test", lambda path, split: humaneval.load_humaneval(path),
         humaneval.SCHEMA_HINT),
+    "humaneval-plus": Benchmark(
+        "humaneval-plus", ("test",), "test",
+        lambda path, split: humaneval.load_humaneval_plus(path), humaneval.SCHEMA_HINT),
     "mbpp": Benchmark(
         "mbpp", mbpp.SPLITS, "test",
         lambda path, split: mbpp.load_mbpp(path, split=split or "test"), mbpp.SCHEMA_HINT),
     "mbpp-sanitized": Benchmark(
         "mbpp-sanitized", mbpp.SPLITS, "test",
         lambda path, split: mbpp.load_mbpp(path, split=split or "test", sanitized=True),
+        mbpp.SCHEMA_HINT),
+    "mbpp-plus": Benchmark(
+        "mbpp-plus", ("test",), "test", lambda path, split: mbpp.load_mbpp_plus(path),
         mbpp.SCHEMA_HINT),
     "apps": Benchmark(
         "apps", apps.SPLITS, "test", lambda path, split: apps.load_apps(path, split=split),
