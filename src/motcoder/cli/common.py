@@ -29,8 +29,9 @@ out = Console()
 
 # ----------------------------------------------------------------------------- shared options
 # One definition each, used by every command that takes the option.
-BENCHMARK = typer.Option("humaneval", "--benchmark", "-b", help="humaneval, mbpp, "
-                         "mbpp-sanitized, apps, codecontests, or a problem FILE.")
+BENCHMARK = typer.Option("humaneval", "--benchmark", "-b", help="humaneval, humaneval-plus, "
+                         "mbpp, mbpp-sanitized, mbpp-plus, apps, codecontests, or a problem "
+                         "FILE.")
 DATA = typer.Option(None, "--data", help="Local data file for a named benchmark (instead of "
                     "the hub).")
 SPLIT = typer.Option(None, help="Split (default: the benchmark's test split).")
@@ -189,3 +190,9 @@ class Bars:
         if self.progress is not None and self.task is not None:
             self.passed += verdict.passed
             self.progress.update(self.task, advance=1, info=f"passed {self.passed}")
+
+    def advance(self, steps: int = 1, info: str | None = None) -> None:
+        """Move the current bar on by ``steps`` (and replace its info text when given)."""
+        if self.progress is not None and self.task is not None:
+            fields = {} if info is None else {"info": info}
+            self.progress.update(self.task, advance=steps, **fields)

@@ -3,10 +3,252 @@ and decontamination of training data."""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
+from typing import Any
 
-from motcoder.cli.common import app
+import typer
+from rich.markup import escape
+
+from motcoder.cli.common import (
+    BATCH_SIZE,
+    CPU_LIMIT,
+    DATA,
+    DEVICE,
+    DIFFICULTY,
+    DTYPE,
+    FLOAT_TOL,
+    IDS,
+    MEMORY_MB,
+    MODEL,
+    PROGRESS,
+    PROMPTS,
+    RESUME,
+    SEED,
+    STDOUT_MODE,
+    TEMPERATURE,
+    TIME_SCALE,
+    TOP_P,
+    WORKERS,
+    Bars,
+    app,
+    choice,
+    console,
+    eval_options,
+    fail,
+    out,
+    split_list,
+    user_errors,
+)
 
 data_app = typer.Typer(help="Build training data: MoT transformation, statistics, export, "
                        "decontamination.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+# ----------------------------------------------------------------------------- options
+TRAIN_BENCHMARK = typer.Option("apps", "--benchmark", "-b", help="apps, codecontests, or a "
+                               "problem FILE (training problems with reference solutions).")
+TRAIN_SPLIT = typer.Option(None, help="Split (default: train for a hub benchmark; a local "
+                           "file keeps what it holds).")
+LIMIT = typer.Option(None, min=0, help="Only the first N problems.")
+MAX_SOLUTIONS = typer.Option(100, min=1, help="Most reference solutions used per problem.")
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from motcoder.datagen.transform import DatagenError
+    from motcoder.prompts.templates import TemplateError
+
+    return (*user_errors(), DatagenError, TemplateError)
+
+
+def _select(benchmark: str, data: Path | None, split: str | None, difficulty: str | None,
+            ids: str | None, limit: int | None) -> tuple[dict[str, Any], list[Any]]:
+    """Where the problems come from (as stored in a run's config) and the problems."""
+    from motcoder.problems.registry import BENCHMARKS, load_problems
+
+    if data is not None and not data.is_file():
+        raise fail(f"--data {data}: no such file")
+    if split is None and data is None and benchmark in BENCHMARKS:
+        split = "train"
+    source = {"benchmark": str(Path(benchmark).resolve()) if Path(benchmark).is_file()
+              else benchmark, "data": str(data.resolve()) if data else None, "split": split,
+              "difficulty": split_list(difficulty), "ids": split_list(ids), "limit": limit}
+    problems = load_problems(source["benchmark"], path=source["data"], split=split,
+                             difficulty=source["difficulty"], ids=source["ids"], limit=limit)
+    return source, problems
+
+
+def _hidden(source: dict[str, Any]) -> list[str]:
+    return [p for p in (source["data"], source["benchmark"]) if p and Path(p).is_file()]
+
+
+# ----------------------------------------------------------------------------- transform
+@data_app.command("transform")
+def transform_command(
+    out_dir: Path = typer.Option(..., "--out", help="Run directory: rewrites.jsonl, "
+                                 "config.json, summary.json."),
+    model: str = MODEL, benchmark: str = TRAIN_BENCHMARK, data: Path | None = DATA,
+    split: str | None = TRAIN_SPLIT, difficulty: str | None = DIFFICULTY,
+    ids: str | None = IDS, limit: int | None = LIMIT,
+    style: str = typer.Option("mot", help="mot (two-step Module-of-Thought rewrite) | clean "
+                              "(meaningful names and comments)."),
+    max_solutions: int = MAX_SOLUTIONS,
+    rounds: int = typer.Option(1, min=1, help="Evolution rounds: a rejected rewrite is asked "
+                               "again in the next round, up to this many answers."),
+    concurrency: int = typer.Option(8, min=1, help="Teacher requests in flight (servers; a "
+                                    "local model takes --batch-size requests per call)."),
+    temperature: float = TEMPERATURE,
+    retry_temperature: float = typer.Option(0.8, min=0.0, help="Temperature of rounds after "
+                                            "the first (a fresh sample)."),
+    top_p: float = TOP_P,
+    max_new_tokens: int = typer.Option(2048, min=1),
+    seed: int = SEED,
+    teacher_prompts: Path | None = typer.Option(None, "--teacher-prompts", help="Directory "
+                                                "of teacher prompt files overriding ours."),
+    price_in: float = typer.Option(0.0, min=0.0, help="USD per 1M prompt tokens (cost "
+                                   "estimate)."),
+    price_out: float = typer.Option(0.0, min=0.0, help="USD per 1M completion tokens."),
+    max_retries: int = typer.Option(5, min=0, help="Retries of a failed HTTP request."),
+    batch_size: int = BATCH_SIZE, device: str = DEVICE, dtype: str = DTYPE,
+    workers: int = WORKERS, cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB,
+    time_scale: float = TIME_SCALE, stdout_mode: str = STDOUT_MODE,
+    float_tol: float = FLOAT_TOL, resume: bool = RESUME, progress: bool = PROGRESS,
+) -> None:
+    """Rewrite reference solutions with a teacher model (MoT or clean), assess each rewrite
+    in the sandbox, and store it in --out (resumable)."""
+    from motcoder.datagen.stats import stats_table
+    from motcoder.datagen.teacher_prompts import load_teacher_prompts
+    from motcoder.datagen.transform import TransformSettings, plan_items, transform
+    from motcoder.models.registry import load_model, parse_spec
+    from motcoder.runs import RunDir
+    from motcoder.scoring.evaluate import file_digest
+
+    choice("--style", style, ("mot", "clean"))
+    options = eval_options(False, None, cpu_limit, memory_mb, time_scale, None, stdout_mode,
+                           float_tol)
+    lm = None
+    try:
+        prompts = load_teacher_prompts(teacher_prompts)
+        settings = TransformSettings(style=style, max_solutions=max_solutions, rounds=rounds,
+                                     temperature=temperature,
+                                     retry_temperature=retry_temperature, top_p=top_p,
+                                     max_new_tokens=max_new_tokens, seed=seed,
+                                     evaluation=options)
+        source, problems = _select(benchmark, data, split, difficulty, ids, limit)
+        data_file = source["data"] or (source["benchmark"] if Path(source["benchmark"])
+                                       .is_file() else None)
+        config = {"command": "data transform", "model": model, "problems": source,
+                  "data_sha256": file_digest(data_file) if data_file else None,
+                  "teacher_prompts_sha256": prompts.digest(), **settings.to_config(),
+                  "concurrency": concurrency, "batch_size": batch_size, "workers": workers,
+                  "price_in": price_in, "price_out": price_out, "max_retries": max_retries}
+        where = str(data_file or benchmark)
+        plan_items(problems, settings, options.judge, where)  # bad input fails before loading
+        spec = parse_spec(model)
+        remote = spec.backend == "openai"
+        lm = load_model(spec, device=device, dtype=dtype, max_concurrency=concurrency,
+                        max_retries=max_retries)
+        teacher = lm.name
+        if remote and hasattr(lm, "list_models"):
+            served = lm.list_models()  # an unreachable teacher fails here, before any work
+            teacher = spec.model_name or (served[0] if served else "?")
+        config["teacher"] = teacher
+        console.print(f"run directory: {escape(str(out_dir))}")
+        tally = {"accepted": 0, "rejected": 0}
+        with Bars(progress) as bars:
+            def on_record(rewrite: Any, final: bool) -> None:
+                tally[rewrite.status] += 1
+                bars.advance(1 if final else 0, f"accepted {tally['accepted']}, rejected "
+                                                f"{tally['rejected']}")
+
+            summary = transform(
+                problems, lm, RunDir(out_dir), settings, config=config, resume=resume,
+                prompts=prompts, concurrency=concurrency if remote else 1,
+                batch_size=1 if remote else batch_size, workers=workers,
+                hide=_hidden(source), price_in=price_in, price_out=price_out,
+                where=where, on_start=bars.start("rewriting"),
+                on_record=on_record)
+    except _errors() as exc:
+        raise fail(f"{exc}" + (f" (rewrites so far are kept in {out_dir}; continue with "
+                               "--resume)" if (out_dir / "rewrites.jsonl").exists() else "")
+                   ) from None
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; every assessed rewrite is in {out_dir}/rewrites.jsonl — "
+                   "continue with the same command and --resume", code=130) from None
+    finally:
+        if lm is not None:
+            lm.close()
+    counts = summary["counts"]
+    stats = {"groups": [{"source": ", ".join(sorted({p.source for p in problems})),
+                         "style": style, **counts}], "total": counts}
+    out.print(stats_table(stats, title=escape(f"{style} rewrites — {out_dir}")))
+    skipped = summary["skipped_problems"]
+    if skipped["no_solutions"] or skipped["no_tests"]:
+        console.print(f"skipped problems: {len(skipped['no_solutions'])} without reference "
+                      f"solutions, {len(skipped['no_tests'])} without tests")
+    tokens = summary["tokens"]
+    session = summary["this_session"]
+    out.print(f"tokens: {tokens['prompt']} prompt + {tokens['completion']} completion = "
+              f"{tokens['total']}; estimated cost ${summary['cost_usd']:.4f}; this session "
+              f"{session['rewrites']} rewrites in {session['seconds']:.1f} s "
+              f"({session['rewrites_per_second']:.2f}/s)", soft_wrap=True)
+    console.print(f"rewrites: {escape(str(out_dir))}/rewrites.jsonl   export with: motcoder "
+                  f"data export {escape(str(out_dir))} --out FILE")
+
+
+# ----------------------------------------------------------------------------- stats
+@data_app.command("stats")
+def stats_command(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories of `data transform`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
+) -> None:
+    """Pre-filter / post-filter counts, passing rate and rejections by reason, per source
+    and style (the paper's data table)."""
+    from motcoder.datagen.stats import run_stats, stats_table
+
+    try:
+        stats = run_stats(run_dirs)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        out.print_json(json.dumps(stats))
+        return
+    out.print(stats_table(stats))
+
+
+# ----------------------------------------------------------------------------- export
+@data_app.command("export")
+def export_command(
+    run_dirs: list[Path] | None = typer.Argument(None, help="Run directories of `data "
+                                                 "transform` (their accepted rewrites)."),
+    out_file: Path = typer.Option(..., "--out", help="JSONL file to write."),
+    fmt: str = typer.Option("chat", "--format", help="chat | alpaca"),
+    from_references: bool = typer.Option(False, "--from-references", help="Export the "
+                                         "problems' own reference solutions (style normal) "
+                                         "instead of rewrites."),
+    benchmark: str = TRAIN_BENCHMARK, data: Path | None = DATA,
+    split: str | None = TRAIN_SPLIT, difficulty: str | None = DIFFICULTY,
+    ids: str | None = IDS, limit: int | None = LIMIT, max_solutions: int = MAX_SOLUTIONS,
+    prompts: Path | None = PROMPTS,
+) -> None:
+    """Write accepted rewrites (or, with --from-references, reference solutions) as chat or
+    Alpaca JSONL training data."""
+    from motcoder.datagen.export import export_references, export_rewrites
+
+    choice("--format", fmt, ("chat", "alpaca"))
+    if prompts is not None and not prompts.is_dir():
+        raise fail(f"--prompts {prompts}: not a directory of templates")
+    if from_references == bool(run_dirs):
+        raise fail("give either RUN_DIR(s) of `motcoder data transform` or --from-references "
+                   "(with --benchmark/--data), not both or neither")
+    try:
+        if from_references:
+            _, problems = _select(benchmark, data, split, difficulty, ids, limit)
+            count = export_references(problems, out_file, fmt, max_solutions, prompts)
+            counts = {"normal": count}
+        else:
+            counts = export_rewrites(list(run_dirs or []), out_file, fmt, prompts)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    shown = ", ".join(f"{n} {style}" for style, n in sorted(counts.items())) or "0"
+    out.print(f"wrote {escape(str(out_file))}: {shown} record(s) ({fmt})", soft_wrap=True)
