@@ -79,3 +79,30 @@ def test_threshold_decides():
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         decontaminate([], eval_problems(), **kwargs)
+
+
+def test_cli_writes_the_kept_problems_and_names_the_removed(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from motcoder.cli import app
+    from motcoder.problems.registry import load_problems, write_problems
+
+    train = [problem("cc/dup", "  " + EVAL["apps/1"].lower()),
+             problem("cc/other", "Print the number of distinct values among n integers. "
+                     "Integers may repeat; output a single number.")]
+    write_problems(train, tmp_path / "train.jsonl")
+    write_problems(eval_problems(), tmp_path / "eval.jsonl")
+    result = CliRunner().invoke(app, [
+        "data", "decontaminate", "--benchmark", str(tmp_path / "train.jsonl"),
+        "--eval", str(tmp_path / "eval.jsonl"), "--out", str(tmp_path / "clean.jsonl"),
+        "--report", str(tmp_path / "report.json")])
+    assert result.exit_code == 0, result.output
+    assert "removed cc/dup" in result.output and "1 of 2" in result.output
+    assert [p.id for p in load_problems(str(tmp_path / "clean.jsonl"))] == ["cc/other"]
+    assert json.loads((tmp_path / "report.json").read_text())["matches"][0]["eval_id"] == \
+        "apps/1"
+    missing = CliRunner().invoke(app, ["data", "decontaminate", "--benchmark", str(
+        tmp_path / "nope.jsonl"), "--eval", "apps", "--out", str(tmp_path / "x.jsonl")])
+    assert missing.exit_code == 2 and "nope.jsonl" in missing.output

@@ -252,3 +252,43 @@ def export_command(
         raise fail(str(exc)) from None
     shown = ", ".join(f"{n} {style}" for style, n in sorted(counts.items())) or "0"
     out.print(f"wrote {escape(str(out_file))}: {shown} record(s) ({fmt})", soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- decontaminate
+@data_app.command("decontaminate")
+def decontaminate_command(
+    out_file: Path = typer.Option(..., "--out", help="Problem JSONL to write: the training "
+                                  "problems that remain (our problem format; any command "
+                                  "takes it as --benchmark FILE)."),
+    benchmark: str = TRAIN_BENCHMARK, data: Path | None = DATA,
+    split: str | None = TRAIN_SPLIT,
+    eval_benchmark: str = typer.Option(..., "--eval", help="Evaluation problems to protect: a "
+                                       "benchmark name or a problem FILE (e.g. apps)."),
+    eval_data: Path | None = typer.Option(None, "--eval-data", help="Local file for --eval."),
+    eval_split: str | None = typer.Option(None, "--eval-split", help="Split of --eval "
+                                          "(default: its test split)."),
+    threshold: float = typer.Option(0.7, min=0.01, max=1.0, help="Statement overlap "
+                                    "(0-1) from which a training problem is removed."),
+    ngram: int = typer.Option(5, min=1, help="Word n-gram size of the comparison."),
+    report: Path | None = typer.Option(None, help="Also write the matches as JSON here."),
+) -> None:
+    """Remove training problems whose statement matches an evaluation problem (e.g.
+    CodeContests train vs APPS test); print how many and which."""
+    from motcoder.datagen.decontam import decontaminate
+    from motcoder.problems.registry import load_problems, write_problems
+    from motcoder.runs import write_json
+
+    try:
+        _, train = _select(benchmark, data, split, None, None, None)
+        evaluation = load_problems(eval_benchmark, path=eval_data, split=eval_split)
+        result = decontaminate(train, evaluation, threshold=threshold, ngram=ngram)
+        write_problems(result.kept, out_file)
+        if report is not None:
+            write_json(report, result.to_dict())
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    for match in result.removed:
+        out.print(f"removed {escape(match.train_id)}  ~ {escape(match.eval_id)}  "
+                  f"(overlap {match.similarity:.2f})", soft_wrap=True)
+    out.print(f"{len(result.removed)} of {len(train)} training problem(s) removed, "
+              f"{len(result.kept)} kept -> {escape(str(out_file))}", soft_wrap=True)
