@@ -7,7 +7,8 @@ live in one module per group; importing them registers them on `app`.
 
 from __future__ import annotations
 
-from motcoder.cli import core, data, train  # noqa: F401 - registers the commands
+# Importing a command module registers its commands.
+from motcoder.cli import core, data, reflection, train  # noqa: F401
 from motcoder.cli.common import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,193 @@
+"""`motcoder data reflect`: build ReflectionCoder reflection sequences with a model and the
+sandbox (`motcoder.datagen.reflection_sequences`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from motcoder.cli.common import (
+    BATCH_SIZE,
+    CPU_LIMIT,
+    DATA,
+    DEVICE,
+    DTYPE,
+    FLOAT_TOL,
+    IDS,
+    MEMORY_MB,
+    MODEL,
+    PROGRESS,
+    RESUME,
+    SEED,
+    STDOUT_MODE,
+    TEMPERATURE,
+    TIME_SCALE,
+    TOP_P,
+    WORKERS,
+    Bars,
+    console,
+    eval_options,
+    fail,
+    out,
+    split_list,
+    user_errors,
+)
+from motcoder.cli.data import data_app
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from motcoder.datagen.reflection_sequences import ReflectError
+    from motcoder.prompts.templates import TemplateError
+
+    return (*user_errors(), ReflectError, TemplateError)
+
+
+def _problems(benchmark: str, data: Path | None, split: str | None, ids: str | None,
+              limit: int | None) -> tuple[dict[str, Any], list[Any]]:
+    """Where the problems come from (as stored in the config) and the problems. A named
+    benchmark defaults to its train split when it has one (training data)."""
+    from motcoder.problems.registry import BENCHMARKS, load_problems
+
+    if data is not None and not data.is_file():
+        raise fail(f"--data {data}: no such file")
+    named = BENCHMARKS.get(benchmark)
+    if split is None and named is not None and "train" in named.splits:
+        split = "train"
+    is_file = Path(benchmark).is_file()
+    source = {"benchmark": str(Path(benchmark).resolve()) if is_file else benchmark,
+              "data": str(data.resolve()) if data else None, "split": split,
+              "ids": split_list(ids), "limit": limit}
+    problems = load_problems(source["benchmark"], path=source["data"], split=split,
+                             ids=source["ids"], limit=limit)
+    return source, problems
+
+
+def _summary_table(summary: dict[str, Any], title: str) -> Table:
+    table = Table(title=title)
+    for name in ("built", "passed", "failed kept", "failed dropped", "exported", "rounds"):
+        table.add_column(name, justify="right")
+    rounds = ", ".join(f"{k}: {v}" for k, v in summary["rounds_histogram"].items()) or "-"
+    table.add_row(str(summary["built"]), str(summary["passed"]), str(summary["failed_kept"]),
+                  str(summary["failed_dropped"]), str(summary["exported"]), rounds)
+    return table
+
+
+@data_app.command("reflect")
+def reflect_command(
+    out_dir: Path = typer.Option(..., "--out", help="Run directory: sequences.jsonl (every "
+                                 "finished dialogue), reflection.jsonl (training samples), "
+                                 "config.json, summary.json."),
+    model: str = MODEL,
+    benchmark: str = typer.Option("mbpp", "--benchmark", "-b", help="mbpp, humaneval (or "
+                                  "another benchmark), or a problem FILE; problems need "
+                                  "tests."),
+    data: Path | None = DATA,
+    split: str | None = typer.Option(None, help="Split (default: train when the benchmark "
+                                     "has one)."),
+    ids: str | None = IDS,
+    limit: int | None = typer.Option(None, min=0, help="Only the first N problems."),
+    max_rounds: int = typer.Option(3, min=1, help="Most code blocks in a sequence (it stops "
+                                   "at the first that passes)."),
+    keep_failed: bool = typer.Option(False, "--keep-failed/--drop-failed", help="Put "
+                                     "sequences whose final answer fails its tests into "
+                                     "reflection.jsonl too (they are stored and counted "
+                                     "either way)."),
+    temperature: float = TEMPERATURE, top_p: float = TOP_P,
+    max_new_tokens: int = typer.Option(1024, min=1, help="Per model answer."),
+    seed: int = SEED,
+    reflect_prompts: Path | None = typer.Option(None, "--reflect-prompts", help="Directory "
+                                                "of reflect_*.txt files overriding ours."),
+    batch_size: int = BATCH_SIZE,
+    concurrency: int = typer.Option(8, min=1, help="openai: requests in flight."),
+    max_retries: int = typer.Option(5, min=0, help="openai: retries of a failed request."),
+    device: str = DEVICE, dtype: str = DTYPE, workers: int = WORKERS,
+    cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
+    stdout_mode: str = STDOUT_MODE, float_tol: float = FLOAT_TOL,
+    resume: bool = RESUME, progress: bool = PROGRESS,
+) -> None:
+    """Build reflection sequences: the model solves each problem with the interpreter
+    (code, sandbox output, reflection, fix, ...), then answers once more; the final answer
+    is judged. Resumable."""
+    from motcoder.datagen.reflection_prompts import load_reflection_prompts
+    from motcoder.datagen.reflection_sequences import (
+        DATA as DATA_FILE,
+    )
+    from motcoder.datagen.reflection_sequences import (
+        SEQUENCES,
+        ReflectSettings,
+        build_sequences,
+        check_problems,
+    )
+    from motcoder.models.registry import load_model, parse_spec
+    from motcoder.runs import RunDir
+    from motcoder.scoring.evaluate import file_digest
+
+    options = eval_options(False, None, cpu_limit, memory_mb, time_scale, None, stdout_mode,
+                           float_tol)
+    lm = None
+    try:
+        prompts = load_reflection_prompts(reflect_prompts)
+        settings = ReflectSettings(max_rounds=max_rounds, keep_failed=keep_failed,
+                                   temperature=temperature, top_p=top_p,
+                                   max_new_tokens=max_new_tokens, seed=seed,
+                                   evaluation=options)
+        source, problems = _problems(benchmark, data, split, ids, limit)
+        data_file = source["data"] or (source["benchmark"] if Path(source["benchmark"])
+                                       .is_file() else None)
+        config = {"command": "data reflect", "model": model, "problems": source,
+                  "data_sha256": file_digest(data_file) if data_file else None,
+                  "prompts_sha256": prompts.digest(), **settings.to_config(),
+                  "batch_size": batch_size, "concurrency": concurrency,
+                  "max_retries": max_retries, "device": device, "dtype": dtype,
+                  "workers": workers}
+        check_problems(problems, options.judge, str(data_file or benchmark))  # before loading
+        remote = parse_spec(model).backend == "openai"
+        run_dir = RunDir(out_dir)
+        run_dir.check_config(config, resume, volatile=_volatile())  # before loading a model
+        lm = load_model(model, device=None if remote else device,
+                        dtype=None if remote else dtype,
+                        max_concurrency=concurrency if remote else None,
+                        max_retries=max_retries if remote else None)
+        console.print(f"run directory: {escape(str(out_dir))}", soft_wrap=True)
+        with Bars(progress) as bars:
+            tally = {"passed": 0, "failed": 0}
+
+            def on_record(record: dict[str, Any]) -> None:
+                tally["passed" if record["final_passed"] else "failed"] += 1
+                bars.advance(1, f"passed {tally['passed']}, failed {tally['failed']}")
+
+            summary = build_sequences(
+                problems, lm, run_dir, settings, config=config, resume=resume,
+                prompts=prompts, batch_size=batch_size, workers=workers,
+                hide=[p for p in (source["data"], source["benchmark"])
+                      if p and Path(p).is_file()],
+                where=str(data_file or benchmark), on_start=bars.start("reflecting"),
+                on_record=on_record)
+    except _errors() as exc:
+        kept = (out_dir / SEQUENCES).exists()
+        raise fail(f"{exc}" + (f" (finished sequences are kept in {out_dir}; continue "
+                               "with --resume)" if kept else "")) from None
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; every finished sequence is in {out_dir}/{SEQUENCES} — "
+                   "continue with the same command and --resume", code=130) from None
+    finally:
+        if lm is not None:
+            lm.close()
+    out.print(_summary_table(summary, escape(f"reflection sequences — {out_dir}")))
+    if summary["skipped_no_tests"]:
+        console.print(f"skipped {len(summary['skipped_no_tests'])} problem(s) without tests")
+    tokens = summary["tokens"]
+    out.print(f"tokens: {tokens['prompt']} prompt + {tokens['completion']} completion; this "
+              f"session {summary['this_session']['sequences']} sequences in "
+              f"{summary['this_session']['seconds']:.1f} s", soft_wrap=True)
+    console.print(f"training samples: {escape(str(out_dir))}/{DATA_FILE}", soft_wrap=True)
+
+
+def _volatile() -> frozenset[str]:
+    from motcoder.datagen.reflection_sequences import REFLECT_VOLATILE
+
+    return REFLECT_VOLATILE
