@@ -24,7 +24,7 @@ install: venv
 	$(EMBEDDED)
 
 dev: venv
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[dev,train]"
 	$(EMBEDDED)
 
 demo: install
