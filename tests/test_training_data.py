@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from motcoder.datagen.toy import TRAIN, chat_record, mot_answer, write_alpaca, write_chat
 from motcoder.prompts.mot_format import check_mot
 from motcoder.training.data import (
     DataReport,
@@ -32,7 +33,6 @@ from motcoder.training.settings import (
     TrainingError,
     load_settings,
 )
-from test_training_toyset import TRAIN, chat_record, mot_answer, write_alpaca, write_chat
 
 
 @pytest.fixture

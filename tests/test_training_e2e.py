@@ -25,11 +25,11 @@ import pytest
 from typer.testing import CliRunner
 
 from motcoder.cli import app
+from motcoder.datagen.toy import HELD_OUT, write_chat
+from motcoder.datagen.toy import problem as toy_problem
 from motcoder.problems.registry import write_problems
 from motcoder.prompts.mot_format import check_mot
 from motcoder.training.checkpoints import read_loss_log
-from test_training_toyset import HELD_OUT, write_chat
-from test_training_toyset import problem as toy_problem
 
 pytestmark = pytest.mark.e2e
 

@@ -14,12 +14,12 @@ import copy
 
 import pytest
 
+from motcoder.datagen.toy import TRAIN, mot_answer, write_chat
 from motcoder.prompts.mot_format import check_mot
 from motcoder.training.base_model import resolve_base_model
 from motcoder.training.masking import resolve_loss_mask
 from motcoder.training.settings import TrainingError, load_settings
 from motcoder.training.sft import build_trainer, load_tokenizer, prepare
-from test_training_toyset import TRAIN, mot_answer, write_chat
 
 END = "<|im_end|>\n"
 
@@ -134,7 +134,7 @@ def test_overlength_samples_are_dropped_and_counted_not_truncated(tmp_path, toke
 
 
 def test_alpaca_answers_are_the_trained_part(tmp_path, tokenizer):
-    from test_training_toyset import write_alpaca
+    from motcoder.datagen.toy import write_alpaca
 
     data = write_alpaca(tmp_path / "alpaca.jsonl", TRAIN[:2])
     prepared = prepare(load_settings(None, [f"data={data}", f"out={tmp_path / 'run'}"]))

@@ -1,183 +1,19 @@
-"""A toy MoT training set for the training tests, and checks that it is what it claims.
-
-Small stdin/stdout problems (`Problem` objects with tests) with hand-written Module-of-Thought
-answers in the exact `check_mot` shape: ``Step 1`` with outlines (headers + docstrings), then
-``Step 2`` with one final program. The user prompts are rendered with
-``render_prompt(problem, "mot")``, as inference renders them. The tests here make sure every
-answer has the MoT structure and its final program passes the problem's tests in the sandbox,
-so the training tests learn from correct data.
-"""
+"""The toy MoT data set (`motcoder.datagen.toy`) is what it claims: every MoT answer has the
+MoT structure, every answer passes its problem's tests in the sandbox, and the files written
+for `motcoder data toy` load as problems and training data."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-
-from motcoder.problems.model import Problem, Test
-from motcoder.prompts import render_prompt
+from motcoder.datagen.toy import (
+    HELD_OUT,
+    TRAIN,
+    mot_answer,
+    normal_answer,
+    problem,
+    program,
+    write_toy_set,
+)
 from motcoder.prompts.mot_format import check_mot
-
-
-@dataclass(frozen=True)
-class Toy:
-    """One problem: two helpers (read the input, compute the answer) and the main line."""
-
-    id: str
-    statement: str
-    read_doc: str
-    read_body: str
-    solve_name: str
-    solve_doc: str
-    solve_body: str
-    tests: tuple[tuple[str, str], ...]   # (stdin, expected stdout)
-
-
-TRAIN: tuple[Toy, ...] = (
-    Toy("sum", "Read integers separated by spaces and print their sum.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "total", "Return the sum of the numbers.", "return sum(numbers)",
-        (("1 2 3\n", "6\n"), ("10 -4\n", "6\n"))),
-    Toy("max", "Read integers separated by spaces and print the largest one.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "largest", "Return the largest of the numbers.", "return max(numbers)",
-        (("4 9 2\n", "9\n"), ("-5 -3\n", "-3\n"))),
-    Toy("min", "Read integers separated by spaces and print the smallest one.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "smallest", "Return the smallest of the numbers.", "return min(numbers)",
-        (("4 9 2\n", "2\n"), ("-5 -3\n", "-5\n"))),
-    Toy("reverse", "Read one line of text and print it reversed.",
-        "Return the line of the input text.", "return text.strip()",
-        "reverse", "Return the line read backwards.", "return line[::-1]",
-        (("abc\n", "cba\n"), ("hello\n", "olleh\n"))),
-    Toy("upper", "Read one line of text and print it in upper case.",
-        "Return the line of the input text.", "return text.strip()",
-        "shout", "Return the line in upper case.", "return line.upper()",
-        (("abc\n", "ABC\n"), ("Hi there\n", "HI THERE\n"))),
-    Toy("vowels", "Read one line of text and print how many vowels (aeiou) it has.",
-        "Return the line of the input text.", "return text.strip()",
-        "count_vowels", "Return how many letters of the line are vowels.",
-        "return sum(ch in 'aeiou' for ch in line)",
-        (("banana\n", "3\n"), ("xyz\n", "0\n"))),
-    Toy("product", "Read two integers and print their product.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "product", "Return the product of the two numbers.", "return numbers[0] * numbers[1]",
-        (("3 4\n", "12\n"), ("-2 5\n", "-10\n"))),
-    Toy("diff", "Read two integers and print the absolute value of their difference.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "distance", "Return how far apart the two numbers are.",
-        "return abs(numbers[0] - numbers[1])",
-        (("3 10\n", "7\n"), ("5 -2\n", "7\n"))),
-    Toy("words", "Read one line of text and print how many words it has.",
-        "Return the line of the input text.", "return text.strip()",
-        "count_words", "Return the number of words in the line.", "return len(line.split())",
-        (("a b c\n", "3\n"), ("hello\n", "1\n"))),
-    Toy("length", "Read one line of text and print its length.",
-        "Return the line of the input text.", "return text.strip()",
-        "length", "Return the number of characters in the line.", "return len(line)",
-        (("abc\n", "3\n"), ("hello world\n", "11\n"))),
-    Toy("evens", "Read integers separated by spaces and print how many of them are even.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "count_even", "Return how many of the numbers are even.",
-        "return sum(n % 2 == 0 for n in numbers)",
-        (("1 2 4\n", "2\n"), ("3 5\n", "0\n"))),
-    Toy("square", "Read one integer n and print n squared.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "square", "Return the first number times itself.", "return numbers[0] ** 2",
-        (("5\n", "25\n"), ("-3\n", "9\n"))),
-    Toy("digits", "Read one non-negative integer and print the sum of its digits.",
-        "Return the line of the input text.", "return text.strip()",
-        "digit_sum", "Return the sum of the digits in the line.",
-        "return sum(int(ch) for ch in line)",
-        (("123\n", "6\n"), ("9090\n", "18\n"))),
-    Toy("palindrome", "Read one word and print YES if it reads the same backwards, else NO.",
-        "Return the line of the input text.", "return text.strip()",
-        "verdict", "Return YES when the line is a palindrome, else NO.",
-        "return 'YES' if line == line[::-1] else 'NO'",
-        (("level\n", "YES\n"), ("abc\n", "NO\n"))),
-)
-
-HELD_OUT: tuple[Toy, ...] = (
-    Toy("squares", "Read integers separated by spaces and print the sum of their squares.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "sum_squares", "Return the sum of the squares of the numbers.",
-        "return sum(n * n for n in numbers)", (("1 2 3\n", "14\n"),)),
-    Toy("count-a", "Read one line of text and print how many times the letter a occurs.",
-        "Return the line of the input text.", "return text.strip()",
-        "count_a", "Return how many letters of the line are 'a'.", "return line.count('a')",
-        (("banana\n", "3\n"),)),
-    Toy("spread", "Read integers separated by spaces and print the largest minus the "
-        "smallest.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "spread", "Return the largest number minus the smallest.",
-        "return max(numbers) - min(numbers)", (("4 9 2\n", "7\n"),)),
-    Toy("lower", "Read one line of text and print it in lower case.",
-        "Return the line of the input text.", "return text.strip()",
-        "whisper", "Return the line in lower case.", "return line.lower()",
-        (("ABC\n", "abc\n"),)),
-    Toy("double", "Read one integer n and print 2 times n.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "double", "Return twice the first number.", "return 2 * numbers[0]",
-        (("21\n", "42\n"),)),
-    Toy("odds", "Read integers separated by spaces and print how many of them are odd.",
-        "Return the integers in the input text.", "return [int(x) for x in text.split()]",
-        "count_odd", "Return how many of the numbers are odd.",
-        "return sum(n % 2 == 1 for n in numbers)", (("1 2 3\n", "2\n"),)),
-)
-
-READ_ARG = {"Return the integers in the input text.": "numbers",
-            "Return the line of the input text.": "line"}
-
-
-def problem(toy: Toy) -> Problem:
-    tests = [Test(kind="stdio", visibility="public" if i == 0 else "private", input=i_, output=o)
-             for i, (i_, o) in enumerate(toy.tests)]
-    return Problem(id=f"toy/{toy.id}", source="file", statement=toy.statement, tests=tests)
-
-
-def mot_answer(toy: Toy) -> str:
-    """The hand-written MoT answer of a toy problem."""
-    arg = READ_ARG[toy.read_doc]
-    outline = (f'def read_input(text):\n    """{toy.read_doc}"""\n\n\n'
-               f'def {toy.solve_name}({arg}):\n    """{toy.solve_doc}"""\n')
-    program = (f'import sys\n\n\ndef read_input(text):\n    """{toy.read_doc}"""\n'
-               f'    {toy.read_body}\n\n\n'
-               f'def {toy.solve_name}({arg}):\n    """{toy.solve_doc}"""\n'
-               f'    {toy.solve_body}\n\n\n'
-               f'print({toy.solve_name}(read_input(sys.stdin.read())))\n')
-    return (f"Step 1: outline the sub-modules.\n\n```python\n{outline}```\n\n"
-            f"Step 2: implement them and combine them into the program.\n\n"
-            f"```python\n{program}```")
-
-
-def normal_answer(toy: Toy) -> str:
-    """A one-block answer to the same problem (a "normal" sample)."""
-    arg = READ_ARG[toy.read_doc]
-    body = toy.read_body.replace("return ", f"{arg} = ", 1).replace("text", "sys.stdin.read()")
-    value = toy.solve_body.replace("return ", "", 1)
-    return f"```python\nimport sys\n\n{body}\nprint({value})\n```"
-
-
-def chat_record(toy: Toy, style: str = "mot") -> dict:
-    messages = render_prompt(problem(toy), "mot" if style == "mot" else "normal")
-    answer = mot_answer(toy) if style == "mot" else normal_answer(toy)
-    return {"messages": [*messages, {"role": "assistant", "content": answer}],
-            "task_id": f"toy/{toy.id}", "source": "toy", "style": style}
-
-
-def write_chat(path: Path, toys: tuple[Toy, ...] = TRAIN, style: str = "mot") -> Path:
-    path.write_text("".join(json.dumps(chat_record(t, style)) + "\n" for t in toys))
-    return path
-
-
-def write_alpaca(path: Path, toys: tuple[Toy, ...] = TRAIN) -> Path:
-    rows = [{"instruction": render_prompt(problem(t), "mot")[-1]["content"], "input": "",
-             "output": mot_answer(t)} for t in toys]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-# ----------------------------------------------------------------------------- the checks
 
 
 def test_every_mot_answer_has_the_mot_structure():
@@ -195,3 +31,25 @@ def test_every_answer_passes_its_problem_tests(judge):
         for code in (check_mot(mot_answer(toy)).final, normal_answer(toy).split("```")[1][7:]):
             verdict = judge.judge(prob, Sample(task_id=prob.id, code=code))
             assert verdict.passed, (toy.id, code, verdict)
+
+
+def test_reference_program_is_the_mot_final_program():
+    for toy in TRAIN + HELD_OUT:
+        assert check_mot(mot_answer(toy)).final == program(toy)
+        assert problem(toy).solutions == [program(toy)]
+
+
+def test_write_toy_set_files_load(tmp_path):
+    from motcoder.problems.registry import load_problems
+    from motcoder.training.data import read_source
+    from motcoder.training.settings import DataSource
+
+    paths = write_toy_set(tmp_path)
+    held = load_problems(str(paths["eval_problems"]))
+    assert [p.id for p in held] == [f"toy/{t.id}" for t in HELD_OUT]
+    assert {p.difficulty for p in held} == {"introductory", "interview"}
+    assert len(load_problems(str(paths["train_problems"]))) == len(TRAIN)
+    mot = read_source(DataSource(str(paths["mot"])))
+    normal = read_source(DataSource(str(paths["normal"])))
+    assert len(mot) == len(normal) == len(TRAIN)
+    assert {e.style for e in mot} == {"mot"} and {e.style for e in normal} == {"normal"}

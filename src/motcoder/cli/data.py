@@ -292,3 +292,17 @@ def decontaminate_command(
                   f"(overlap {match.similarity:.2f})", soft_wrap=True)
     out.print(f"{len(result.removed)} of {len(train)} training problem(s) removed, "
               f"{len(result.kept)} kept -> {escape(str(out_file))}", soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- toy
+@data_app.command("toy")
+def toy_command(
+    out_dir: Path = typer.Option(Path("data/toy"), "--out", help="Directory to write."),
+) -> None:
+    """Write the toy MoT data set (small stdin/stdout problems with hand-written MoT and
+    normal answers) to try training and the MoT ablation on a CPU."""
+    from motcoder.datagen.toy import write_toy_set
+
+    paths = write_toy_set(out_dir)
+    for name, path in paths.items():
+        out.print(f"{name:>15}: {escape(str(path))}", soft_wrap=True)
