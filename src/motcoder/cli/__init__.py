@@ -8,7 +8,14 @@ live in one module per group; importing them registers them on `app`.
 from __future__ import annotations
 
 # Importing a command module registers its commands.
-from motcoder.cli import core, data, experiment, reflection, train  # noqa: F401
+from motcoder.cli import (  # noqa: F401
+    core,
+    data,
+    experiment,
+    mucode,
+    reflection,
+    train,
+)
 from motcoder.cli.common import app
 
 __all__ = ["app", "main"]

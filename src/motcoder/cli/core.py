@@ -29,7 +29,6 @@ from motcoder.cli.common import (
     ROUNDS,
     SCALE_FROM_REFERENCE,
     SEED,
-    SOLVER,
     SPLIT,
     STDOUT_MODE,
     STYLE,
@@ -125,11 +124,14 @@ def _run_settings(model: str, benchmark: str, data: Path | None, split: str | No
                   difficulty: str | None, ids: str | None, limit: int | None, solver: str,
                   style: str, rounds: int, prompts: Path | None, n: int, temperature: float,
                   top_p: float, max_new_tokens: int, seed: int, options: Any,
-                  ks: list[int] | None) -> Any:
+                  ks: list[int] | None, best_of_n: Any = None) -> Any:
     from motcoder.pipeline.generate import Sampling
     from motcoder.pipeline.run import DEFAULT_LIMIT, SOLVERS, RunSettings
 
     choice("--solver", solver, SOLVERS)
+    if best_of_n is not None and solver == "best_of_n" and n not in (1, best_of_n.searches):
+        raise fail(f"--solver best_of_n: -n is the number of searches; use --searches "
+                   f"(got -n {n} and --searches {best_of_n.searches})")
     choice("--style", style, ("normal", "mot", "mot-given-modules"))
     if prompts is not None and not prompts.is_dir():
         raise fail(f"--prompts {prompts}: not a directory of templates")
@@ -142,11 +144,40 @@ def _run_settings(model: str, benchmark: str, data: Path | None, split: str | No
         solver=solver, style=style, rounds=rounds, prompts=str(prompts) if prompts else None,
         sampling=Sampling(n=n, temperature=temperature, top_p=top_p,
                           max_new_tokens=max_new_tokens, seed=seed),
-        evaluation=options, ks=ks)
+        evaluation=options, ks=ks, best_of_n=best_of_n if solver == "best_of_n" else None)
+
+
+def _best_of_n_settings(solver: str, select: str, candidates: int, turns: int, searches: int,
+                        verifier: Path | None) -> Any:
+    """The search settings of ``--solver best_of_n`` (None for other solvers)."""
+    from motcoder.solvers.best_of_n import RULES, VERIFIER_RULES, BestOfNSettings
+
+    choice("--select", select, RULES)
+    if solver != "best_of_n":
+        return None
+    if select in VERIFIER_RULES and verifier is None:
+        raise fail(f"--select {select} needs a learned verifier: pass --verifier PATH")
+    if verifier is not None and not verifier.exists():
+        raise fail(f"--verifier {verifier}: no such file or directory")
+    return BestOfNSettings(candidates=candidates, turns=turns, select=select,
+                           searches=searches,
+                           verifier=str(verifier.resolve()) if verifier else None)
 
 
 LIMIT_RUN = typer.Option(None, min=0, help="Only the first N problems (default: 10 for the "
                          "embedded model on embedded HumanEval, else all; 0 = all).")
+RUN_SOLVER = typer.Option("direct", help="direct | self_reflection | best_of_n")
+RUN_TEMPERATURE = typer.Option(None, min=0.0, help="0 = greedy (default: 0.7 for best_of_n "
+                               "with -N > 1, else 0).")
+SELECT = typer.Option("pt", "--select", help="best_of_n: how a turn's candidate is chosen: "
+                      "pt (passes public tests) | lv (learned verifier) | pt+lv | random.")
+CANDIDATES = typer.Option(5, "-N", "--candidates", min=1, help="best_of_n: candidates "
+                          "sampled per turn.")
+TURNS = typer.Option(3, "--turns", min=1, help="best_of_n: most turns of a search.")
+SEARCHES = typer.Option(1, "--searches", min=1, help="best_of_n: independent searches per "
+                        "problem (accuracy is averaged over them).")
+VERIFIER = typer.Option(None, "--verifier", help="best_of_n: a learned verifier saved by "
+                        "`motcoder train verifier` (needed by --select lv / pt+lv).")
 
 
 @app.command("run")
@@ -155,9 +186,11 @@ def run_command(
                                         "runs/run-DATE-TIME)."),
     model: str = MODEL, benchmark: str = BENCHMARK, data: Path | None = DATA,
     split: str | None = SPLIT, difficulty: str | None = DIFFICULTY, ids: str | None = IDS,
-    limit: int | None = LIMIT_RUN, solver: str = SOLVER, style: str = STYLE,
+    limit: int | None = LIMIT_RUN, solver: str = RUN_SOLVER, style: str = STYLE,
     rounds: int = ROUNDS, prompts: Path | None = PROMPTS, n: int = N,
-    temperature: float = TEMPERATURE, top_p: float = TOP_P,
+    select: str = SELECT, candidates: int = CANDIDATES, turns: int = TURNS,
+    searches: int = SEARCHES, verifier: Path | None = VERIFIER,
+    temperature: float | None = RUN_TEMPERATURE, top_p: float = TOP_P,
     max_new_tokens: int = MAX_NEW_TOKENS, seed: int = SEED, batch_size: int = BATCH_SIZE,
     device: str = DEVICE, dtype: str = DTYPE, all_tests: bool = ALL_TESTS,
     judge: str | None = JUDGE, workers: int = WORKERS, cpu_limit: float = CPU_LIMIT,
@@ -169,6 +202,8 @@ def run_command(
     """Generate with a model, judge in the sandbox, and report — in one run directory.
 
     With no arguments: the embedded model on 10 embedded HumanEval problems.
+    `--solver best_of_n`: μCode's multi-turn Best-of-N search (public tests shown and run,
+    verdict on the hidden tests only).
     """
     from motcoder.pipeline.run import Progress, run
 
@@ -177,9 +212,12 @@ def run_command(
     out_dir = out_dir or default_out("run")
     options = eval_options(all_tests, judge, cpu_limit, memory_mb, time_scale,
                             scale_from_reference, stdout_mode, float_tol)
+    bon = _best_of_n_settings(solver, select, candidates, turns, searches, verifier)
+    if temperature is None:  # sampling N different candidates needs a temperature
+        temperature = 0.7 if bon is not None and bon.candidates > 1 else 0.0
     settings = _run_settings(model, benchmark, data, split, difficulty, ids, limit, solver,
                              style, rounds, prompts, n, temperature, top_p, max_new_tokens,
-                             seed, options, parse_ks(k))
+                             seed, options, parse_ks(k), best_of_n=bon)
     console.print(f"run directory: {escape(str(out_dir))}")
     try:
         with Bars(progress) as bars:
@@ -196,6 +234,16 @@ def run_command(
                     f"with: motcoder run --out {out_dir} --resume (and the same settings)",
                     code=130) from None
     print_summary(summary, f"{settings.model} on {settings.benchmark} — {out_dir}")
+    if summary.get("searches"):
+        from motcoder.scoring.tables import format_percent
+
+        found = summary["searches"]
+        accuracy = found["accuracy"]
+        turns = ", ".join(f"{t}: {format_percent(v['mean'])}"
+                          for t, v in found["turns"].items())
+        out.print(f"accuracy over {found['searches']} search(es): "
+                  f"{format_percent(accuracy['mean'])} % (std {format_percent(accuracy['std'])})"
+                  f"; after turn {turns}")
     console.print(f"report: {escape(str(out_dir))}/report.md")
 
 

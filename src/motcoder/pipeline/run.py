@@ -11,6 +11,13 @@ Steps, each skipping what the directory already holds:
    (`motcoder.scoring.evaluate`); for multi-round solvers every round is judged, giving the
    accuracy after each round;
 4. ``summary.json`` and ``report.md`` are written.
+
+Solvers: ``direct``, ``self_reflection`` (MoTCoder) and ``best_of_n`` (μCode's multi-turn
+Best-of-N search, `motcoder.solvers.best_of_n`; its settings are ``RunSettings.best_of_n``).
+A ``best_of_n`` run follows the μCode protocol: the first turn shows the public tests, the
+verdict uses only the hidden tests (``evaluation.judge`` defaults to private + generated),
+each search is one sample (``sampling.n`` = searches), and the summary gains ``searches``:
+accuracy per search, averaged over searches, and after each turn.
 """
 
 from __future__ import annotations
@@ -38,8 +45,10 @@ from motcoder.sandbox.judge import Judge
 from motcoder.sandbox.pool import Sandbox, SandboxConfig
 from motcoder.scoring.evaluate import EvalOptions, check_has_tests, check_ks, evaluate
 from motcoder.solvers.base import Attempt, Solver
+from motcoder.solvers.best_of_n import BestOfNSettings
+from motcoder.solvers.multi_turn import MUCODE_JUDGE
 
-SOLVERS = ("direct", "self_reflection")
+SOLVERS = ("direct", "self_reflection", "best_of_n")
 DEFAULT_LIMIT = 10  # the embedded HumanEval subset of a bare `motcoder run`
 
 
@@ -61,15 +70,33 @@ class RunSettings:
     sampling: Sampling = field(default_factory=Sampling)
     evaluation: EvalOptions = field(default_factory=EvalOptions)
     ks: list[int] | None = None
+    best_of_n: BestOfNSettings | None = None  # solver "best_of_n" only (None in other runs)
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}: choose {' or '.join(SOLVERS)}")
         if self.rounds < 0:
             raise ValueError(f"rounds must be 0 or more, got {self.rounds}")
+        if isinstance(self.best_of_n, dict):
+            self.best_of_n = BestOfNSettings(**self.best_of_n)
+        if self.solver != "best_of_n":
+            if self.best_of_n is not None:
+                raise ValueError("best_of_n settings are only used by solver 'best_of_n'")
+            return
+        self.best_of_n = self.best_of_n or BestOfNSettings()
+        searches = self.best_of_n.searches
+        if self.sampling.n not in (1, searches):
+            raise ValueError(f"solver 'best_of_n' samples one answer per search: n must be "
+                             f"the number of searches ({searches}), got {self.sampling.n}")
+        self.sampling.n = searches
+        if self.evaluation.judge is None:
+            self.evaluation.judge = list(MUCODE_JUDGE)
 
     def to_config(self) -> dict[str, Any]:
-        return {"command": "run", **dataclasses.asdict(self)}
+        config = {"command": "run", **dataclasses.asdict(self)}
+        if config["best_of_n"] is None:  # runs of other solvers keep their config.json as is
+            del config["best_of_n"]
+        return config
 
 
 @dataclass
@@ -96,12 +123,54 @@ def make_solver(settings: RunSettings, batch_size: int, workers: int) -> Iterato
 
         yield DirectSolver(settings.style, templates=settings.prompts, batch_size=batch_size)
         return
+    if settings.solver == "best_of_n":
+        with best_of_n_solver(settings, batch_size, workers) as solver:
+            yield solver
+        return
     from motcoder.solvers.self_reflection import SelfReflectionSolver
 
     with Sandbox(SandboxConfig(workers=workers)) as sandbox:
         judge = Judge(sandbox, settings.evaluation.limits)
         yield SelfReflectionSolver(judge, settings.style, rounds=settings.rounds,
                                    templates=settings.prompts, batch_size=batch_size)
+
+
+@contextlib.contextmanager
+def best_of_n_solver(settings: RunSettings, batch_size: int, workers: int
+                     ) -> Iterator[Solver]:
+    """The Best-of-N solver with its sandbox (public tests) and, when asked, its verifier
+    (loaded lazily: only ``lv`` / ``pt+lv`` runs need ``motcoder.training``)."""
+    from motcoder.solvers.best_of_n import BestOfNSolver, load_scorer
+
+    bon = settings.best_of_n
+    assert bon is not None
+    scorer = load_scorer(bon.verifier) if bon.verifier else None
+    try:
+        with Sandbox(SandboxConfig(workers=workers)) as sandbox:
+            judge = Judge(sandbox, settings.evaluation.limits)
+            yield BestOfNSolver(judge, settings.style, candidates=bon.candidates,
+                                turns=bon.turns, select=bon.select, scorer=scorer,
+                                templates=settings.prompts, batch_size=batch_size)
+    finally:
+        close = getattr(scorer, "close", None)
+        if callable(close):
+            close()
+
+
+def add_search_summary(run_dir: RunDir, summary: dict[str, Any],
+                       samples: list[Any]) -> dict[str, Any]:
+    """Add accuracy per search / averaged over searches / per turn to ``summary.json``."""
+    from motcoder.sandbox.verdict import Verdict
+    from motcoder.scoring.evaluate import RESULTS, verdict_key
+    from motcoder.scoring.searches import search_summary
+
+    wanted = {s.key for s in samples}
+    with run_dir.store(RESULTS, key=verdict_key) as store:
+        verdicts = [Verdict.from_dict(r) for r in store.records()]
+    summary["searches"] = search_summary(
+        v for v in verdicts if (v.task_id, v.sample_index, v.round) in wanted)
+    run_dir.write_json(run_dir.SUMMARY, summary)
+    return summary
 
 
 def expected_attempts(settings: RunSettings, problems: list[Problem]) -> int:
@@ -151,6 +220,8 @@ def run(
     summary = evaluate(problems, samples, run_dir, settings.evaluation, ks=settings.ks,
                        sandbox_config=SandboxConfig(workers=workers),
                        on_start=progress.judging_start, on_verdict=progress.verdict)
+    if settings.solver == "best_of_n":
+        summary = add_search_summary(run_dir, summary, samples)
     write_report(run_dir, title=f"motcoder run — {settings.model} on {settings.benchmark}")
     return summary
 

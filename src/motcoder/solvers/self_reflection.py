@@ -85,6 +85,37 @@ def observe_stdout(judge: Judge, problem: Problem, code: str, test: Test) -> str
     return raw.stdout.decode("utf-8", errors="replace")
 
 
+def run_public(judge: Judge, problem: Problem, code: str) -> list[TestOutcome] | None:
+    """The outcomes of ``code`` on the problem's **public** tests only (every test run, no
+    early stop); ``[]`` for a program without code; None when there are no public tests."""
+    public = problem.public_tests
+    if not public:
+        return None
+    if not code.strip():
+        return []
+    outcomes, _ = judge.run_tests(problem, code, public, early_stop=False)
+    return outcomes
+
+
+def public_feedback(judge: Judge, problem: Problem, code: str, outcomes: list[TestOutcome], *,
+                    templates: Templates, cases: int = 2, show_output: bool = True) -> str:
+    """The feedback turn's text for ``code`` given its public ``outcomes`` (`run_public`):
+    the failing public cases (with what the program printed on stdio tests when
+    ``show_output``), that there was no code, or that every public test passed."""
+    public = problem.public_tests
+    observed: dict[int, str] = {}
+    if show_output and code.strip():
+        failing = [o for o in outcomes if o.status == WRONG_ANSWER
+                   and public[o.index].kind == "stdio"][:cases]
+        for outcome in failing:
+            got = observe_stdout(judge, problem, code, public[outcome.index])
+            if got is not None:
+                observed[outcome.index] = got
+    turn = render_feedback(problem, code, outcomes, templates=templates, observed=observed,
+                           max_cases=cases)
+    return turn[0]["content"]
+
+
 class SelfReflectionSolver:
     """Multi-turn solving with execution feedback from the public tests."""
 
@@ -122,29 +153,15 @@ class SelfReflectionSolver:
     # ------------------------------------------------------------------ checking one answer
     def check(self, problem: Problem, code: str, round_: int) -> _Checked:
         """Run ``code`` on the public tests; the feedback turn when another round follows."""
-        public = problem.public_tests
-        if not public:
+        outcomes = run_public(self.judge, problem, code)
+        if outcomes is None:
             return _Checked(code, None, None)
-        last = round_ >= self.rounds
-        if not code.strip():
-            outcomes: list[TestOutcome] = []
-            feedback = None if last else render_feedback(
-                problem, code, [], templates=self.templates)[0]["content"]
-            return _Checked(code, outcomes, feedback)
-        outcomes, _ = self.judge.run_tests(problem, code, public, early_stop=False)
-        if last or all(o.passed for o in outcomes):
+        if round_ >= self.rounds or (code.strip() and all(o.passed for o in outcomes)):
             return _Checked(code, outcomes, None)
-        observed: dict[int, str] = {}
-        if self.show_output:
-            failing = [o for o in outcomes if o.status == WRONG_ANSWER
-                       and public[o.index].kind == "stdio"][:self.feedback_cases]
-            for outcome in failing:
-                got = observe_stdout(self.judge, problem, code, public[outcome.index])
-                if got is not None:
-                    observed[outcome.index] = got
-        turn = render_feedback(problem, code, outcomes, templates=self.templates,
-                               observed=observed, max_cases=self.feedback_cases)
-        return _Checked(code, outcomes, turn[0]["content"])
+        feedback = public_feedback(self.judge, problem, code, outcomes,
+                                   templates=self.templates, cases=self.feedback_cases,
+                                   show_output=self.show_output)
+        return _Checked(code, outcomes, feedback)
 
     # ------------------------------------------------------------------ resume
     def _conversations(
