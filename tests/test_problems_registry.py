@@ -34,7 +34,8 @@ def humaneval_file(tmp_path):
 
 
 def test_benchmark_names():
-    assert set(BENCHMARKS) == {"humaneval", "mbpp", "mbpp-sanitized", "apps", "codecontests"}
+    assert set(BENCHMARKS) == {"humaneval", "humaneval-plus", "mbpp", "mbpp-sanitized",
+                               "mbpp-plus", "apps", "codecontests"}
 
 
 def test_humaneval_default_is_the_embedded_copy():
