@@ -13,6 +13,7 @@ from motcoder.cli import (  # noqa: F401
     data,
     experiment,
     mucode,
+    mucode_train,
     reflection,
     train,
 )
