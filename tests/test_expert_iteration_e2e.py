@@ -171,3 +171,23 @@ def test_rerun_does_nothing(mucode_run):
     assert {f: (root / "out" / "round-0" / f).read_text() for f in files} == before
     other = cli(*command, "--method", "rft")
     assert other.exit_code == 2 and "other settings" in other.output
+
+
+def test_best_of_n_table_of_base_and_trained_generator(mucode_run):
+    """The last step of the loop: Best-of-N evaluation (pt+lv with the trained verifier) of
+    the base model and the trained generator, giving the paper's table."""
+    root, _, _ = mucode_run
+    round0 = root / "out" / "round-0"
+    out = root / "table"
+    result = cli("mucode", "table", "-m", "embedded", "-m", f"hf:{round0 / 'generator' / 'final'}",
+                 "--benchmark", root / "problems.jsonl", "-N", 2, "--turns", 2,
+                 "--select", "pt+lv", "--verifier", round0 / "verifier", "--max-new-tokens", 48,
+                 "--out", out, "--no-progress", "--workers", 2)
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "table.json").read_text())
+    assert list(table["cells"]) == ["embedded", f"hf:{round0 / 'generator' / 'final'}"]
+    for cells in table["cells"].values():
+        assert list(cells) == table["columns"] and len(cells) == 3
+        assert all(0.0 <= value <= 1.0 for value in cells.values())
+    text = (out / "table.md").read_text()
+    assert all(f"{column} %" in text for column in table["columns"])
