@@ -1,5 +1,6 @@
-"""`motcoder data reflect`: build ReflectionCoder reflection sequences with a model and the
-sandbox (`motcoder.datagen.reflection_sequences`)."""
+"""ReflectionCoder commands: `motcoder data reflect` builds reflection sequences with a model
+and the sandbox (`motcoder.datagen.reflection_sequences`); `motcoder train reflection` trains
+with reflection self-distillation (`motcoder.training.reflection_distill`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from motcoder.cli.common import (
     user_errors,
 )
 from motcoder.cli.data import data_app
+from motcoder.cli.train import train_app
 
 
 def _errors() -> tuple[type[BaseException], ...]:
@@ -191,3 +193,50 @@ def _volatile() -> frozenset[str]:
     from motcoder.datagen.reflection_sequences import REFLECT_VOLATILE
 
     return REFLECT_VOLATILE
+
+
+# ----------------------------------------------------------------------------- train reflection
+@train_app.command("reflection")
+def train_reflection_command(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML/JSON settings file "
+                                       "(see configs/reflection/)."),
+    data: list[str] | None = typer.Option(None, "--data", help="Training data PATH[:WEIGHT] "
+                                          "in the ReflectionSeq schema (reflection and "
+                                          "generation records); repeatable. Replaces the "
+                                          "config's data."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Base model: embedded | "
+                                     "hf:ID_OR_DIR | gguf:FILE (overrides the config)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Run directory (checkpoints, "
+                                        "loss.jsonl, mask_schedule.jsonl, final/). "
+                                        "Re-running resumes it."),
+    max_steps: int | None = typer.Option(None, help="Stop after N optimizer steps."),
+    overrides: list[str] | None = typer.Option(None, "--set", help="Any setting as KEY=VALUE, "
+                                               "e.g. --set block_order=tce (repeatable)."),
+) -> None:
+    """Reflection self-distillation (ReflectionCoder): teacher and student views of every
+    reflection sample, dynamic block masks, KL on the final answer.
+
+    The result, OUT/final, is a full model + tokenizer: motcoder run --model hf:OUT/final.
+    """
+    from motcoder.training.reflection_distill import load_reflection_settings, train_reflection
+    from motcoder.training.settings import TrainingError
+
+    try:
+        settings = load_reflection_settings(
+            config, overrides or [], model=model, data=data or None,
+            out=str(out_dir) if out_dir is not None else None, max_steps=max_steps)
+        stage = {"value": None}
+
+        def on_log(record: dict[str, Any]) -> None:
+            if "mask_stage" in record and record["mask_stage"] != stage["value"]:
+                stage["value"] = record["mask_stage"]
+                console.print(f"step {record.get('step')}: mask stage {record['mask_stage']}")
+
+        final = train_reflection(settings, on_log=on_log)
+    except (TrainingError, *user_errors()) as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; checkpoints so far are in {settings.out} — run the same "
+                   "command again to resume from the last one", code=130) from None
+    out.print(f"final model: {escape(str(final))}   (use it: motcoder run --model "
+              f"hf:{escape(str(final))})")

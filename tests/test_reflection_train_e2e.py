@@ -1,0 +1,119 @@
+"""A real reflection-distillation run on the CPU: the embedded SmolLM2-135M with LoRA on a mixed
+reflection + generation data set written by the test. The loss falls, the block mask goes
+through its three stages at 0, 1/3 and 2/3 of the optimizer steps (read from the run's logs),
+the merged final model loads and generates through ``load_model("hf:DIR")`` and runs in
+``motcoder run``, and a run killed after a checkpoint resumes from it without duplicating log
+records. The first run goes through the command line (``motcoder train reflection``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from motcoder.training import checkpoints as ck
+from motcoder.training.reflection_distill import (
+    load_reflection_settings,
+    read_mask_log,
+    train_reflection,
+)
+from motcoder.training.reflection_serialize import END_MESSAGE, SPECIAL_TOKENS
+from test_reflection_train_fixtures import TOYS, write_reflection_fixture
+
+
+def cli(*args: object):
+    from typer.testing import CliRunner
+
+    from motcoder.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "reflection" / "embedded_cpu_toy.yaml"
+STEPS = 18   # stages start at optimizer steps 0, 6 and 12
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@pytest.mark.e2e
+def test_reflection_distillation_run(tmp_path):
+    reflection, generation = write_reflection_fixture(tmp_path / "data")
+    out = tmp_path / "run"
+    overrides = [f"data=[{reflection},{generation}]", f"out={out}", f"max_steps={STEPS}",
+                 "save_steps=8", "logging_steps=1", "batch_size=2"]
+    settings = load_reflection_settings(CONFIG, overrides)
+    sets = [arg for item in overrides for arg in ("--set", item)]
+    trained = cli("train", "reflection", "--config", CONFIG, *sets)
+    assert trained.exit_code == 0, trained.output
+    assert "mask stage 2" in trained.output
+    final = out / "final"
+    assert (final / ck.DONE_MARKER).is_file()
+
+    # --- the data: both kinds, nothing dropped
+    report = json.loads((out / ck.DATA_REPORT).read_text())
+    assert report["trained"] == {"reflection": len(TOYS), "generation": len(TOYS)}
+    assert sum(report["dropped_overlength"].values()) == 0
+
+    # --- the loss falls; distillation terms are logged
+    records = [r for r in ck.read_loss_log(out) if "loss" in r]
+    assert [r["step"] for r in records] == list(range(1, STEPS + 1))
+    teacher = [r["ce_teacher"] for r in records]
+    assert mean(teacher[-4:]) < 0.6 * mean(teacher[:4]), teacher
+    assert mean([r["loss"] for r in records[-4:]]) < mean([r["loss"] for r in records[:4]])
+    distilled = [r for r in records if "kl" in r]
+    assert len(distilled) >= STEPS // 2 and all(r["kl"] >= 0 for r in distilled)
+
+    # --- the mask schedule: three stages, each entered once, at the right optimizer step
+    stages = read_mask_log(out)
+    assert [(s["step"], s["stage"], s["hidden_types"]) for s in stages] == [
+        (0, 0, ["text"]), (6, 1, ["text", "code"]), (12, 2, ["text", "code", "execution"])]
+    assert all(s["max_steps"] == STEPS for s in stages)
+    by_step = {r["step"]: r["mask_stage"] for r in records}   # logged after step N's update
+    assert by_step[6] == 1 and by_step[5] == 0 and by_step[12] == 2 and by_step[11] == 1
+
+    # --- the final model: markers, chat template, end-of-turn token; loads and generates
+    from transformers import AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(final)
+    assert all(t in tokenizer.get_vocab() for t in SPECIAL_TOKENS)
+    assert "<|assistant|>" in tokenizer.chat_template
+    assert tokenizer.convert_tokens_to_ids(END_MESSAGE) in \
+        GenerationConfig.from_pretrained(final).eos_token_id
+    assert not (out / "base").exists() and not (out / "adapter").exists()
+
+    from motcoder.models.base import GenerationRequest
+    from motcoder.models.registry import load_model
+
+    model = load_model(f"hf:{final}")
+    [completion] = model.generate([GenerationRequest(
+        messages=[{"role": "user", "content": TOYS[0].statement}], max_new_tokens=24)])
+    text = completion.outputs[0].text
+    assert "def " in text and "<|" not in text, text
+    model.close()
+
+    # --- and the checkpoint runs in `motcoder run` (its chat template = the training format)
+    run = cli("run", "--model", f"hf:{final}", "--benchmark", "humaneval", "--limit", 1,
+              "--max-new-tokens", 32, "--out", tmp_path / "eval", "--no-progress")
+    assert run.exit_code == 0, run.output
+    sample = json.loads((tmp_path / "eval" / "samples.jsonl").read_text().splitlines()[0])
+    assert sample["completion"].strip() and "<|" not in sample["completion"]
+    assert (tmp_path / "eval" / "summary.json").is_file()
+
+    # --- a finished run is returned as it is; a run killed after step 16 (its last
+    # checkpoint) resumes from there, and the loss records logged after it are not repeated
+    assert train_reflection(settings) == final
+    shutil.rmtree(final)
+    shutil.rmtree(out / f"checkpoint-{STEPS}", ignore_errors=True)
+    again = train_reflection(load_reflection_settings(CONFIG, overrides))
+    assert (again / ck.DONE_MARKER).is_file()
+    summary = json.loads((again / ck.DONE_MARKER).read_text())
+    assert summary["resumed_from"].endswith("checkpoint-16") and summary["global_step"] == STEPS
+    steps = [r["step"] for r in ck.read_loss_log(out) if "loss" in r]
+    assert steps == list(range(1, STEPS + 1))                      # nothing duplicated
+    assert [s["stage"] for s in read_mask_log(out)] == [0, 1, 2]
