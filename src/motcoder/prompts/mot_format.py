@@ -56,6 +56,16 @@ class MotCheck:
         return REASONS.get(self.reason, "")
 
 
+def step2_start(text: str) -> int | None:
+    """Where the line of the ``Step 2`` heading (after a ``Step 1`` heading) starts in
+    ``text``, or None when the headings are missing or out of order."""
+    first = _STEP1.search(text)
+    second = _STEP2.search(text, first.end()) if first else None
+    if second is None:
+        return None
+    return text.rfind("\n", 0, second.start()) + 1
+
+
 def split_steps(text: str) -> tuple[str, str] | None:
     """The text of step 1 and of step 2, or None when the headings are missing or out of
     order."""

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from motcoder.prompts.mot_format import check_mot, split_steps
+from motcoder.prompts.mot_format import check_mot, step2_start
 from motcoder.training.settings import (
     STYLES,
     DataSource,
@@ -259,18 +259,6 @@ def add_system_prompt(example: Example, prompt_style: str) -> Example:
     return Example(messages, example.style, example.source, example.where, example.task_id)
 
 
-def _step2_start(text: str) -> int | None:
-    """Where the ``Step 2`` heading line of a MoT answer starts, or None."""
-    # The heading patterns of `check_mot`, so both agree on what a heading is.
-    from motcoder.prompts.mot_format import _STEP1, _STEP2
-
-    first = _STEP1.search(text)
-    second = _STEP2.search(text, first.end()) if first else None
-    if second is None:
-        return None
-    return text.rfind("\n", 0, second.start()) + 1
-
-
 def two_step(example: Example, outline_request: str, build_request: str) -> Example:
     """A one-turn MoT answer as two turns: the user asks for the outline (the original request
     plus ``outline_request``) → the assistant's ``Step 1``; the user asks to implement
@@ -280,7 +268,7 @@ def two_step(example: Example, outline_request: str, build_request: str) -> Exam
     if example.style != "mot" or len(users) != 1 or example.messages[-2]["role"] != "user":
         return example
     answer = example.messages[-1]["content"].replace("\r\n", "\n").replace("\r", "\n")
-    cut = _step2_start(answer) if split_steps(answer) is not None else None
+    cut = step2_start(answer)
     if cut is None:
         raise TrainingError(f"{example.where}: style 'mot' but the answer has no 'Step 1' / "
                             "'Step 2' sections to split for the two-step layout")

@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from motcoder.datagen.relabel import METHODS, Row, Trajectory, Turn, build_rows
-from motcoder.training.settings import TrainingError, read_config_file
-from motcoder.training.verifier import (
-    Candidate,
-    VerifierSettings,
+from motcoder.training.settings import (
+    TrainingError,
     apply_dotted,
     build_settings,
+    read_config_file,
 )
+from motcoder.training.verifier import Candidate, VerifierSettings
 
 SETTINGS_FILE = "mucode_settings.json"
 ROLLOUTS = "rollouts.jsonl"

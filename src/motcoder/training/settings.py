@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,49 +85,25 @@ class LoraSettings:
 
 
 @dataclass
-class SFTSettings:
-    """One MoT instruction-tuning run. See ``configs/sft/*.yaml`` for annotated examples.
+class TrainerSettings:
+    """The settings every training run shares (SFT, reflection distillation, verifier): the
+    base model, the fine-tuning method and the optimiser / trainer hyperparameters.
+    Subclasses override a field to change its default and call `check_training` from their
+    ``validate``.
 
-    Model and data:
       ``model``           base model spec: ``embedded``, ``hf:ID_OR_DIR``, ``gguf:FILE``.
-      ``data``            data sources with mixture weights (see `DataSource`).
-      ``mot_ratio``       ``"MOT:NORMAL"`` (e.g. ``"1:1"``): after weighting, subsample the larger
-                          side so MoT answers and the others (normal + clean) have this ratio.
-      ``prompt_style``    system prompt of samples that have none: ``auto`` (the sample's own
-                          style: MoT → our MoT system prompt, else the normal one), ``mot``,
-                          ``normal``, or ``data`` (keep the data as it is, add nothing).
-      ``layout``          ``one-step`` (outline and program in one assistant turn) or
-                          ``two-step`` (user asks for the outline → outline; user asks to
-                          implement → program; both assistant turns trained). Non-MoT answers
-                          stay one turn.
-      ``outline_request`` / ``build_request``  the two user turns added by ``two-step``.
-      ``loss_mask``       how the loss is limited to the responses: ``completion`` (TRL
-                          prompt-completion pairs, any chat template), ``assistant`` (TRL's
-                          ``assistant_only_loss``, needs a template with generation markers or
-                          one TRL can patch), ``auto`` (assistant when possible).
       ``max_length``      longest sample in tokens; longer samples are dropped and counted.
-    Fine-tuning:
       ``finetune``        ``lora`` or ``full``; ``lora`` holds r / alpha / dropout / modules.
       ``learning_rate``, ``epochs``, ``max_steps`` (> 0 overrides epochs), ``batch_size`` (per
       device), ``grad_accum``, ``warmup_ratio``, ``scheduler``, ``weight_decay``,
       ``max_grad_norm``, ``gradient_checkpointing``, ``precision`` (``auto``: bf16 on GPUs that
       support it, else fp16 on GPU, fp32 on CPU), ``model_dtype`` (weights as loaded),
       ``seed``, ``logging_steps``, ``save_steps``, ``save_total_limit``, ``deepspeed`` (a
-      DeepSpeed JSON config, e.g. ``configs/deepspeed/zero3.json``).
-    Output:
-      ``out``             run directory: checkpoints, ``loss.jsonl``, ``data_report.json``,
-                          ``final/`` (the merged full model + tokenizer) and ``adapter/``.
-      ``keep_adapter``    with LoRA, also keep the adapter in ``out/adapter``.
+      DeepSpeed JSON config, e.g. ``configs/deepspeed/zero3.json``), ``trust_remote_code``.
+      ``out``             the run directory; ``keep_adapter`` with LoRA, also keep the adapter.
     """
 
     model: str = "embedded"
-    data: list[DataSource] = field(default_factory=list)
-    mot_ratio: str | None = None
-    prompt_style: str = "auto"
-    layout: str = "one-step"
-    outline_request: str = OUTLINE_REQUEST
-    build_request: str = BUILD_REQUEST
-    loss_mask: str = "auto"
     max_length: int = 2048
     finetune: str = "lora"
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -148,29 +125,21 @@ class SFTSettings:
     save_total_limit: int | None = 2
     deepspeed: str | None = None
     trust_remote_code: bool = False
-    out: str = "runs/sft"
+    out: str = "runs/train"
     keep_adapter: bool = True
 
-    def validate(self) -> SFTSettings:
-        """Check values; raise `TrainingError` naming the first bad setting."""
-        _one_of("prompt_style", self.prompt_style, PROMPT_STYLES)
-        _one_of("layout", self.layout, LAYOUTS)
-        _one_of("loss_mask", self.loss_mask, LOSS_MASKS)
-        _one_of("finetune", self.finetune, FINETUNES)
-        _one_of("precision", self.precision, PRECISIONS)
-        _one_of("model_dtype", self.model_dtype, MODEL_DTYPES)
-        _one_of("scheduler", self.scheduler, SCHEDULERS)
-        if not self.data:
-            raise TrainingError("no training data: give at least one data source (data: in "
-                                "the config, or --data FILE)")
-        for i, source in enumerate(self.data):
-            _one_of(f"data[{i}].format", source.format, FORMATS)
-            if source.style is not None:
-                _one_of(f"data[{i}].style", source.style, STYLES)
-            if source.weight < 0:
-                raise TrainingError(f"data[{i}].weight must be >= 0, got {source.weight}")
-        if self.mot_ratio is not None:
-            parse_ratio(self.mot_ratio)
+    @classmethod
+    def convert_values(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Hook for `build_settings`: turn raw config values (e.g. ``data`` entries) into the
+        field types before the dataclass is made. The default leaves them as they are."""
+        return values
+
+    def check_training(self) -> None:
+        """Check the shared settings; raise `TrainingError` naming the first bad one."""
+        one_of("finetune", self.finetune, FINETUNES)
+        one_of("precision", self.precision, PRECISIONS)
+        one_of("model_dtype", self.model_dtype, MODEL_DTYPES)
+        one_of("scheduler", self.scheduler, SCHEDULERS)
         positive = {"max_length": self.max_length, "batch_size": self.batch_size,
                     "grad_accum": self.grad_accum, "logging_steps": self.logging_steps,
                     "save_steps": self.save_steps, "lora.r": self.lora.r}
@@ -185,13 +154,79 @@ class SFTSettings:
             raise TrainingError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0 <= self.lora.dropout < 1:
             raise TrainingError(f"lora.dropout must be in [0, 1), got {self.lora.dropout}")
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
+@dataclass
+class SFTSettings(TrainerSettings):
+    """One MoT instruction-tuning run. See ``configs/sft/*.yaml`` for annotated examples.
+
+    Model and data:
+      ``model``           base model spec: ``embedded``, ``hf:ID_OR_DIR``, ``gguf:FILE``.
+      ``data``            data sources with mixture weights (see `DataSource`).
+      ``mot_ratio``       ``"MOT:NORMAL"`` (e.g. ``"1:1"``): after weighting, subsample the larger
+                          side so MoT answers and the others (normal + clean) have this ratio.
+      ``prompt_style``    system prompt of samples that have none: ``auto`` (the sample's own
+                          style: MoT → our MoT system prompt, else the normal one), ``mot``,
+                          ``normal``, or ``data`` (keep the data as it is, add nothing).
+      ``layout``          ``one-step`` (outline and program in one assistant turn) or
+                          ``two-step`` (user asks for the outline → outline; user asks to
+                          implement → program; both assistant turns trained). Non-MoT answers
+                          stay one turn.
+      ``outline_request`` / ``build_request``  the two user turns added by ``two-step``.
+      ``loss_mask``       how the loss is limited to the responses: ``completion`` (TRL
+                          prompt-completion pairs, any chat template), ``assistant`` (TRL's
+                          ``assistant_only_loss``, needs a template with generation markers or
+                          one TRL can patch), ``auto`` (assistant when possible).
+      ``max_length``      longest sample in tokens; longer samples are dropped and counted.
+    Fine-tuning: the `TrainerSettings` fields (``finetune``, ``lora``, ``learning_rate``,
+      ``epochs``, ... ``deepspeed``, ``trust_remote_code``).
+    Output:
+      ``out``             run directory: checkpoints, ``loss.jsonl``, ``data_report.json``,
+                          ``final/`` (the merged full model + tokenizer) and ``adapter/``.
+      ``keep_adapter``    with LoRA, also keep the adapter in ``out/adapter``.
+    """
+
+    data: list[DataSource] = field(default_factory=list)
+    mot_ratio: str | None = None
+    prompt_style: str = "auto"
+    layout: str = "one-step"
+    outline_request: str = OUTLINE_REQUEST
+    build_request: str = BUILD_REQUEST
+    loss_mask: str = "auto"
+    out: str = "runs/sft"
+
+    @classmethod
+    def convert_values(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if "data" in values:
+            data = values["data"] if isinstance(values["data"], list) else [values["data"]]
+            values["data"] = [parse_source(item, f"data[{i}]") for i, item in enumerate(data)]
+        return values
+
+    def validate(self) -> SFTSettings:
+        """Check values; raise `TrainingError` naming the first bad setting."""
+        one_of("prompt_style", self.prompt_style, PROMPT_STYLES)
+        one_of("layout", self.layout, LAYOUTS)
+        one_of("loss_mask", self.loss_mask, LOSS_MASKS)
+        if not self.data:
+            raise TrainingError("no training data: give at least one data source (data: in "
+                                "the config, or --data FILE)")
+        for i, source in enumerate(self.data):
+            one_of(f"data[{i}].format", source.format, FORMATS)
+            if source.style is not None:
+                one_of(f"data[{i}].style", source.style, STYLES)
+            if source.weight < 0:
+                raise TrainingError(f"data[{i}].weight must be >= 0, got {source.weight}")
+        if self.mot_ratio is not None:
+            parse_ratio(self.mot_ratio)
+        self.check_training()
+        return self
+
+
+def one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise `TrainingError` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise TrainingError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
@@ -224,40 +259,63 @@ def parse_source(value: Any, where: str = "data") -> DataSource:
             path, weight = head, float(tail)
         return DataSource(path=path, weight=weight)
     if isinstance(value, dict):
-        return _build(DataSource, value, where)
+        if "path" not in value:
+            raise TrainingError(f"{where}: a data source needs a 'path'")
+        return build_settings(DataSource, value, where)
     raise TrainingError(f"{where}: a data source is PATH[:WEIGHT] or a mapping with a 'path', "
                         f"got {value!r}")
 
 
-def _names(cls: type) -> list[str]:
+def field_names(cls: type) -> list[str]:
+    """The field names of a settings dataclass, in order."""
     return [f.name for f in dataclasses.fields(cls)]
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+def _nested_classes(cls: type) -> dict[str, type]:
+    """Fields of ``cls`` whose default is itself a dataclass (``lora``), by name."""
+    nested = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            if dataclasses.is_dataclass(default):
+                nested[f.name] = type(default)
+    return nested
+
+
+def _qualified(where: str, name: str) -> str:
+    # ``where`` is a path ("lora", "data[0]" → 'lora.r') or a prefix ("verifier." → verifier.'r')
+    if where.endswith("."):
+        return f"{where}{name!r}"
+    return repr(f"{where}.{name}" if where else name)
+
+
+def build_settings(cls: type, values: Any, where: str = "") -> Any:
+    """A settings dataclass from a mapping: unknown keys are errors naming the accepted ones,
+    nested dataclass fields (``lora``) are built from mappings, the class's
+    ``convert_values`` hook runs, and scalars are coerced to the declared types."""
     if not isinstance(values, dict):
-        raise TrainingError(f"{where}: expected a mapping, got {values!r}")
-    unknown = sorted(set(values) - set(_names(cls)))
+        raise TrainingError(f"{where or 'settings'}: expected a mapping, got {values!r}")
+    names = field_names(cls)
+    unknown = sorted(set(values) - set(names))
     if unknown:
-        raise TrainingError(f"unknown setting {where + '.' if where else ''}{unknown[0]!r}; "
-                            f"accepted{' in ' + where if where else ''}: "
-                            f"{', '.join(_names(cls))}")
+        scope = f" in {where.rstrip('.')}" if where else ""
+        raise TrainingError(f"unknown setting {_qualified(where, unknown[0])}; "
+                            f"accepted{scope}: {', '.join(names)}")
     kwargs = dict(values)
-    if cls is DataSource and "path" not in kwargs:
-        raise TrainingError(f"{where}: a data source needs a 'path'")
-    if cls is SFTSettings:
-        if "lora" in kwargs:
-            kwargs["lora"] = _build(LoraSettings, kwargs["lora"] or {}, "lora")
-        if "data" in kwargs:
-            data = kwargs["data"]
-            data = data if isinstance(data, list) else [data]
-            kwargs["data"] = [parse_source(item, f"data[{i}]") for i, item in enumerate(data)]
+    prefix = where if where.endswith(".") else ""
+    for name, nested in _nested_classes(cls).items():
+        if name in kwargs and not dataclasses.is_dataclass(kwargs[name]):
+            kwargs[name] = build_settings(nested, kwargs[name] or {}, prefix + name)
+    convert = getattr(cls, "convert_values", None)
+    if convert is not None:
+        kwargs = convert(kwargs)
     try:
-        return _coerce(cls(**kwargs))
+        return coerce_types(cls(**kwargs))
     except TypeError as exc:
         raise TrainingError(f"{where or 'settings'}: {exc}") from None
 
 
-def _coerce(obj: Any) -> Any:
+def coerce_types(obj: Any) -> Any:
     """Convert YAML-parsed values to the declared scalar types (``"2e-5"`` → 2e-05, ``1`` →
     1.0), with an error naming the field when a value has the wrong type."""
     hints = {f.name: f.type for f in dataclasses.fields(obj)}
@@ -311,10 +369,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
-_FIELD_TYPES: dict[str, str] = {}  # filled below, once the dataclasses exist
-
-
-def _yaml_value(text: str) -> Any:
+def yaml_value(text: str) -> Any:
+    """The value of a ``KEY=VALUE`` override's text, read as YAML (the text itself if it is
+    not valid YAML)."""
     import yaml
 
     try:
@@ -323,8 +380,15 @@ def _yaml_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``values`` with ``KEY=VALUE`` overrides applied (dotted keys for nested mappings)."""
+def apply_overrides(values: dict[str, Any], overrides: list[str],
+                    cls: type | None = None) -> dict[str, Any]:
+    """``values`` with ``KEY=VALUE`` overrides applied, checked against the fields of the
+    settings class ``cls`` (default `SFTSettings`); dotted keys for its nested dataclass
+    fields (``lora.r=8``)."""
+    cls = SFTSettings if cls is None else cls
+    names = field_names(cls)
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    nested = _nested_classes(cls)
     values = json.loads(json.dumps(values))  # a deep copy of plain data
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -332,51 +396,72 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
         if not sep or not key:
             raise TrainingError(f"override {item!r} must look like KEY=VALUE")
         parts = key.split(".")
-        if parts[0] not in _names(SFTSettings):
+        if parts[0] not in names:
             raise TrainingError(f"unknown setting {parts[0]!r} in override {item!r}; accepted: "
-                                f"{', '.join(_names(SFTSettings))}")
-        if len(parts) > 2 or (len(parts) == 2 and parts[0] != "lora"):
-            raise TrainingError(f"override {item!r}: only lora.* settings are nested")
-        if len(parts) == 2 and parts[1] not in _names(LoraSettings):
-            raise TrainingError(f"unknown setting 'lora.{parts[1]}'; accepted in lora: "
-                                f"{', '.join(_names(LoraSettings))}")
-        value = _yaml_value(raw)
-        if len(parts) == 1 and _FIELD_TYPES[parts[0]].startswith("str"):
+                                f"{', '.join(names)}")
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] not in nested):
+            raise TrainingError(f"override {item!r}: only "
+                                f"{', '.join(n + '.*' for n in nested)} settings are nested")
+        if len(parts) == 2 and parts[1] not in field_names(nested[parts[0]]):
+            raise TrainingError(f"unknown setting '{parts[0]}.{parts[1]}'; accepted in "
+                                f"{parts[0]}: {', '.join(field_names(nested[parts[0]]))}")
+        value = yaml_value(raw)
+        if len(parts) == 1 and types[parts[0]].startswith("str"):
             # Text settings keep the text as typed: YAML would read "3:1" as the number 181
             # (base 60) and "null" as nothing.
-            value = None if raw.strip() in ("null", "~") and "None" in _FIELD_TYPES[
-                parts[0]] else raw
+            value = None if raw.strip() in ("null", "~") and "None" in types[parts[0]] else raw
         if parts[0] == "data":
             value = value if isinstance(value, list) else [raw]
         if len(parts) == 2:
-            values.setdefault("lora", {})
-            if not isinstance(values["lora"], dict):
-                values["lora"] = {}
-            values["lora"][parts[1]] = value
+            inner = values.get(parts[0]) if isinstance(values.get(parts[0]), dict) else {}
+            values[parts[0]] = {**inner, parts[1]: value}
         else:
             values[parts[0]] = value
     return values
 
 
-def load_settings(config: str | Path | None = None, overrides: list[str] | None = None,
-                  **fields: Any) -> SFTSettings:
-    """Settings from a config file (optional), then ``overrides`` (``KEY=VALUE``), then the
-    keyword ``fields`` (``None`` values skipped) — later ones win. Validated."""
+def apply_dotted(values: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` overrides (YAML values; dotted keys for nested mappings, any depth)
+    applied to a copy of ``values``, unchecked (`build_settings` checks the keys)."""
+    values = json.loads(json.dumps(values))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise TrainingError(f"override {item!r} must look like KEY=VALUE")
+        parts = key.strip().split(".")
+        target = values
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise TrainingError(f"override {item!r}: {part} is not a mapping")
+        target[parts[-1]] = yaml_value(raw)
+    return values
+
+
+def load_settings_of(cls: type, config: str | Path | None = None,
+                     overrides: list[str] | None = None, **fields: Any) -> Any:
+    """Settings of class ``cls`` from a config file (optional), then ``overrides``
+    (``KEY=VALUE``), then the keyword ``fields`` (``None`` values skipped) — later ones win.
+    Validated."""
     values = read_config_file(config) if config is not None else {}
-    values = apply_overrides(values, list(overrides or []))
+    values = apply_overrides(values, list(overrides or []), cls)
     for name, value in fields.items():
         if value is None:
             continue
-        if name not in _names(SFTSettings):
+        if name not in field_names(cls):
             raise TrainingError(f"unknown setting {name!r}; accepted: "
-                                f"{', '.join(_names(SFTSettings))}")
+                                f"{', '.join(field_names(cls))}")
         values[name] = value
-    return _build(SFTSettings, values, "").validate()
+    return build_settings(cls, values, "").validate()
+
+
+def load_settings(config: str | Path | None = None, overrides: list[str] | None = None,
+                  **fields: Any) -> SFTSettings:
+    """`SFTSettings` from a config file (optional), then ``overrides`` (``KEY=VALUE``), then
+    the keyword ``fields`` (``None`` values skipped) — later ones win. Validated."""
+    return load_settings_of(SFTSettings, config, overrides, **fields)
 
 
 def settings_from_dict(values: dict[str, Any]) -> SFTSettings:
     """Settings from a plain mapping (as written by `SFTSettings.to_dict`)."""
-    return _build(SFTSettings, values, "").validate()
-
-
-_FIELD_TYPES.update({f.name: str(f.type) for f in dataclasses.fields(SFTSettings)})
+    return build_settings(SFTSettings, values, "").validate()

@@ -41,14 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from motcoder.training.settings import (
-    FINETUNES,
-    MODEL_DTYPES,
-    PRECISIONS,
-    SCHEDULERS,
-    LoraSettings,
+    TrainerSettings,
     TrainingError,
-    _coerce,
-    _yaml_value,
+    apply_dotted,
+    build_settings,
+    one_of,
     read_config_file,
 )
 
@@ -61,110 +58,44 @@ VERIFIER_MARKER = "motcoder-verifier.json"
 
 
 @dataclass
-class VerifierSettings:
+class VerifierSettings(TrainerSettings):
     """One verifier training run (see ``configs/mucode/*.yaml``).
 
     ``model`` base model spec; ``data`` candidate JSONL files and/or run directories;
     ``loss`` ``bt`` | ``bce``; ``l2`` coefficient of ``mean(score²)``; ``pairs_per_problem``
     (BT) most pairs drawn per problem; ``max_length`` longest input in tokens (longer
     candidates are dropped and counted, never truncated — truncation would cut the scored
-    token). The rest as in `SFTSettings`.
+    token). The rest as in `TrainerSettings`.
     """
 
-    model: str = "embedded"
     data: list[str] = field(default_factory=list)
     loss: str = "bt"
     l2: float = 0.01
     pairs_per_problem: int = 32
-    max_length: int = 2048
-    finetune: str = "lora"
-    lora: LoraSettings = field(default_factory=LoraSettings)
     learning_rate: float = 1e-5
     epochs: float = 2.0
-    max_steps: int = -1
     batch_size: int = 4
-    grad_accum: int = 1
-    warmup_ratio: float = 0.03
-    scheduler: str = "cosine"
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    gradient_checkpointing: bool = False
-    precision: str = "auto"
-    model_dtype: str = "float32"
-    seed: int = 0
-    logging_steps: int = 10
-    save_steps: int = 500
-    save_total_limit: int | None = 2
-    deepspeed: str | None = None
-    trust_remote_code: bool = False
     out: str = "runs/verifier"
-    keep_adapter: bool = True
+
+    @classmethod
+    def convert_values(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(values.get("data"), str):
+            values["data"] = [values["data"]]
+        return values
 
     def validate(self, need_data: bool = True) -> VerifierSettings:
-        for name, value, choices in (("loss", self.loss, LOSSES),
-                                     ("finetune", self.finetune, FINETUNES),
-                                     ("precision", self.precision, PRECISIONS),
-                                     ("model_dtype", self.model_dtype, MODEL_DTYPES),
-                                     ("scheduler", self.scheduler, SCHEDULERS)):
-            if value not in choices:
-                raise TrainingError(f"{name} must be one of {', '.join(choices)}, got "
-                                    f"{value!r}")
+        """Check values; raise `TrainingError` naming the first bad setting."""
+        one_of("loss", self.loss, LOSSES)
         if need_data and not self.data:
             raise TrainingError("no verifier training data: give candidate JSONL files or run "
                                 "directories (data: in the config, or --data)")
-        for name in ("max_length", "batch_size", "grad_accum", "logging_steps", "save_steps",
-                     "pairs_per_problem"):
-            if getattr(self, name) < 1:
-                raise TrainingError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.l2 < 0 or self.learning_rate <= 0:
-            raise TrainingError("l2 must be >= 0 and learning_rate > 0")
-        if self.max_steps <= 0 and self.epochs <= 0:
-            raise TrainingError("set epochs > 0 or max_steps > 0")
+        if self.pairs_per_problem < 1:
+            raise TrainingError(f"pairs_per_problem must be at least 1, got "
+                                f"{self.pairs_per_problem}")
+        if self.l2 < 0:
+            raise TrainingError(f"l2 must be >= 0, got {self.l2}")
+        self.check_training()
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def build_settings(cls: type, values: dict[str, Any], where: str = "") -> Any:
-    """A settings dataclass from a mapping: unknown keys are errors, nested dataclass fields
-    (``lora``, ``verifier``, ``generator``) are built from mappings, scalars coerced."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise TrainingError(f"unknown setting {where}{unknown[0]!r}; accepted: "
-                            f"{', '.join(names)}")
-    kwargs = dict(values)
-    for f in dataclasses.fields(cls):
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
-            else None
-        if dataclasses.is_dataclass(default) and f.name in kwargs \
-                and isinstance(kwargs[f.name], dict):
-            kwargs[f.name] = build_settings(type(default), kwargs[f.name], f"{f.name}.")
-    if "data" in kwargs and isinstance(kwargs["data"], str):
-        kwargs["data"] = [kwargs["data"]]
-    try:
-        return _coerce(cls(**kwargs))
-    except TypeError as exc:
-        raise TrainingError(f"settings: {exc}") from None
-
-
-def apply_dotted(values: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` overrides (YAML values; dotted keys for nested mappings) applied to a
-    copy of ``values``."""
-    values = json.loads(json.dumps(values))
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise TrainingError(f"override {item!r} must look like KEY=VALUE")
-        parts = key.strip().split(".")
-        target = values
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise TrainingError(f"override {item!r}: {part} is not a mapping")
-        target[parts[-1]] = _yaml_value(raw)
-    return values
 
 
 def load_verifier_settings(config: str | Path | None = None,
