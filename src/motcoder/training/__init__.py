@@ -1,4 +1,5 @@
-"""Training: MoT instruction tuning (supervised fine-tuning) on TRL's `SFTTrainer`.
+"""Training on TRL / transformers / PEFT: MoT instruction tuning (supervised fine-tuning),
+ReflectionCoder's reflection self-distillation, μCode's verifier and expert iteration.
 
 Entry points:
 
@@ -15,9 +16,15 @@ Entry points:
 * `motcoder.training.distributed` — precision, DeepSpeed config checks and the
   ``accelerate launch`` command (GPU-only parts imported lazily).
 
-Modules: ``settings`` (config), ``data`` (records → rows), ``masking`` (loss on responses),
-``base_model`` (model spec → checkpoint), ``sft`` (trainer + final save), ``checkpoints``
-(run directory, resume), ``callbacks`` (loss log), ``distributed`` (DeepSpeed / Accelerate).
+Other methods: `motcoder.training.reflection_distill.train_reflection` (settings:
+``reflection_settings``; ``reflection_serialize``, ``reflection_masks``, ``reflection_data``,
+``reflection_loss``), `motcoder.training.verifier.train_verifier` / ``load_verifier``, and
+`motcoder.training.expert_iteration.train_mucode`.
+
+Modules: ``settings`` (config; `TrainerSettings`, the hyperparameters every method shares),
+``data`` (records → rows), ``masking`` (loss on responses), ``base_model`` (model spec →
+checkpoint), ``sft`` (trainer + final save), ``checkpoints`` (run directory, resume),
+``callbacks`` (loss log), ``distributed`` (DeepSpeed / Accelerate).
 """
 
 import motcoder.models  # noqa: F401 - sets GOMP_SPINCOUNT before torch is first imported
