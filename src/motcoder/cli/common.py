@@ -69,6 +69,14 @@ TEMPERATURE = typer.Option(0.0, min=0.0, help="0 = greedy.")
 TOP_P = typer.Option(1.0, min=0.0, max=1.0)
 MAX_NEW_TOKENS = typer.Option(512, min=1)
 SEED = typer.Option(0, help="Base seed; each request's seed derives from it.")
+# training commands (train sft | reflection | verifier | mucode)
+BASE_MODEL = typer.Option(None, "--model", "-m", help="Base model: embedded | hf:ID_OR_DIR | "
+                          "gguf:FILE (overrides the config).")
+TRAIN_OUT = typer.Option(None, "--out", help="Run directory (checkpoints, logs, final/). "
+                         "Re-running resumes it.")
+MAX_STEPS = typer.Option(None, help="Stop after N optimizer steps.")
+SET = typer.Option(None, "--set", help="Any setting as KEY=VALUE (repeatable), e.g. --set "
+                   "learning_rate=1e-4 --set lora.r=8.")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

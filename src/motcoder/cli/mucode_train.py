@@ -8,7 +8,17 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from motcoder.cli.common import app, console, fail, out, user_errors
+from motcoder.cli.common import (
+    BASE_MODEL,
+    MAX_STEPS,
+    SET,
+    TRAIN_OUT,
+    app,
+    console,
+    fail,
+    out,
+    user_errors,
+)
 from motcoder.cli.train import train_app
 
 
@@ -16,17 +26,14 @@ from motcoder.cli.train import train_app
 def verifier(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML/JSON settings "
                                        "(see configs/mucode/)."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Base model: embedded | "
-                                     "hf:ID_OR_DIR | gguf:FILE."),
+    model: str | None = BASE_MODEL,
     data: list[str] | None = typer.Option(None, "--data", help="Candidate JSONL "
                                           "({task_id, prompt, response, passed}) or a judged "
                                           "motcoder run directory; repeatable."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Run directory (re-running "
-                                        "resumes it)."),
+    out_dir: Path | None = TRAIN_OUT,
     loss: str | None = typer.Option(None, help="bt (Bradley-Terry pairs) | bce"),
-    max_steps: int | None = typer.Option(None, help="Stop after N optimizer steps."),
-    overrides: list[str] | None = typer.Option(None, "--set", help="Any setting as KEY=VALUE "
-                                               "(repeatable), e.g. --set l2=0.01."),
+    max_steps: int | None = MAX_STEPS,
+    overrides: list[str] | None = SET,
 ) -> None:
     """Train μCode's learned verifier (one-score classifier on passing/failing pairs).
 
@@ -59,11 +66,9 @@ def mucode(
                                 "configs/mucode/)."),
     method: str | None = typer.Option(None, help="mucode (relabel with the verifier) | rft "
                                       "(successful trajectories only)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Run directory; re-running "
-                                        "resumes it."),
+    out_dir: Path | None = TRAIN_OUT,
     rounds: int | None = typer.Option(None, help="Number of expert-iteration rounds."),
-    overrides: list[str] | None = typer.Option(None, "--set", help="Any setting as KEY=VALUE "
-                                               "(dotted for verifier./generator.)."),
+    overrides: list[str] | None = SET,
 ) -> None:
     """μCode expert iteration: rollouts → verifier → relabel → generator, per round."""
     from motcoder.training.expert_iteration import load_mucode_settings, train_mucode

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from motcoder.cli.common import (
+    BASE_MODEL,
     BATCH_SIZE,
     CPU_LIMIT,
     DATA,
@@ -19,15 +20,18 @@ from motcoder.cli.common import (
     DTYPE,
     FLOAT_TOL,
     IDS,
+    MAX_STEPS,
     MEMORY_MB,
     MODEL,
     PROGRESS,
     RESUME,
     SEED,
+    SET,
     STDOUT_MODE,
     TEMPERATURE,
     TIME_SCALE,
     TOP_P,
+    TRAIN_OUT,
     WORKERS,
     Bars,
     console,
@@ -204,14 +208,10 @@ def train_reflection_command(
                                           "in the ReflectionSeq schema (reflection and "
                                           "generation records); repeatable. Replaces the "
                                           "config's data."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Base model: embedded | "
-                                     "hf:ID_OR_DIR | gguf:FILE (overrides the config)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Run directory (checkpoints, "
-                                        "loss.jsonl, mask_schedule.jsonl, final/). "
-                                        "Re-running resumes it."),
-    max_steps: int | None = typer.Option(None, help="Stop after N optimizer steps."),
-    overrides: list[str] | None = typer.Option(None, "--set", help="Any setting as KEY=VALUE, "
-                                               "e.g. --set block_order=tce (repeatable)."),
+    model: str | None = BASE_MODEL,
+    out_dir: Path | None = TRAIN_OUT,
+    max_steps: int | None = MAX_STEPS,
+    overrides: list[str] | None = SET,
 ) -> None:
     """Reflection self-distillation (ReflectionCoder): teacher and student views of every
     reflection sample, dynamic block masks, KL on the final answer.

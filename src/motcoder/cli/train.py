@@ -10,7 +10,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from motcoder.cli.common import app, console, fail, out, user_errors
+from motcoder.cli.common import (
+    BASE_MODEL,
+    MAX_STEPS,
+    SET,
+    TRAIN_OUT,
+    app,
+    console,
+    fail,
+    out,
+    user_errors,
+)
 
 train_app = typer.Typer(help="Fine-tune models (supervised fine-tuning on MoT and normal "
                         "data).", no_args_is_help=True)
@@ -38,18 +48,14 @@ def _report_table(report: dict[str, Any]) -> Table:
 def sft(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML/JSON settings file "
                                        "(see configs/sft/)."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Base model: embedded | "
-                                     "hf:ID_OR_DIR | gguf:FILE (overrides the config)."),
+    model: str | None = BASE_MODEL,
     data: list[str] | None = typer.Option(None, "--data", help="Training data PATH[:WEIGHT] "
                                           "(chat or Alpaca JSONL, or hf:ORG/NAME); repeat for "
                                           "a mixture. Replaces the config's data."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Run directory (checkpoints, "
-                                        "loss.jsonl, final/). Re-running resumes it."),
+    out_dir: Path | None = TRAIN_OUT,
     layout: str | None = typer.Option(None, help="one-step | two-step"),
-    max_steps: int | None = typer.Option(None, help="Stop after N optimizer steps."),
-    overrides: list[str] | None = typer.Option(None, "--set", help="Any setting as KEY=VALUE, "
-                                               "e.g. --set learning_rate=1e-4 --set lora.r=8 "
-                                               "(repeatable)."),
+    max_steps: int | None = MAX_STEPS,
+    overrides: list[str] | None = SET,
     dry_run: bool = typer.Option(False, "--dry-run", help="Load and mix the data, print the "
                                  "report and the trainer arguments, do not train."),
 ) -> None:

@@ -23,7 +23,6 @@ sequence is built: in the stored sample the execution block itself follows the c
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +33,7 @@ from motcoder.prompts.templates import (
     PROBLEM_FIELDS,
     TemplateError,
     Templates,
+    check_placeholders,
     default_templates,
 )
 
@@ -47,7 +47,6 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "reflect_result": frozenset({"execution"}),
 }
 SUFFIX = ".txt"
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z][a-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -125,12 +124,4 @@ def load_reflection_prompts(directory: str | Path | None = None) -> ReflectionPr
 
 def _check_fields(name: str, text: str, source: str) -> None:
     """Unknown placeholders are errors naming the file and line (as for the prompt files)."""
-    allowed = PROMPT_FIELDS[name]
-    for line_no, line in enumerate(text.splitlines(), 1):
-        for match in _PLACEHOLDER.finditer(line):
-            field = match.group(1)
-            if field is not None and field not in allowed:
-                shown = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
-                raise TemplateError(f"{source}:{line_no}: unknown placeholder {{{field}}} in "
-                                    f"{name!r}; allowed: {shown} (write {{{{ and }}}} for "
-                                    "literal braces)")
+    check_placeholders(text, PROMPT_FIELDS[name], source, repr(name))

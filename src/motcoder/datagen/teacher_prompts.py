@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any
 
 from motcoder.problems.model import Problem, Test
 from motcoder.prompts.render import entry_signature
-from motcoder.prompts.templates import TemplateError, Templates
+from motcoder.prompts.templates import TemplateError, Templates, check_placeholders
 
 STYLES: tuple[str, ...] = ("mot", "clean")
 
@@ -61,7 +60,6 @@ EXAMPLE_FILES: tuple[str, ...] = (
 )
 EXAMPLE_ID = "motcoder/one-shot-library-loans"
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z][a-z0-9_]*)\}")
 
 Message = dict[str, str]
 
@@ -84,15 +82,7 @@ class TeacherPrompts:
 
 
 def _check(name: str, text: str, source: str) -> None:
-    allowed = TEMPLATE_FIELDS[name]
-    for line_no, line in enumerate(text.splitlines(), 1):
-        for match in _PLACEHOLDER.finditer(line):
-            field = match.group(1)
-            if field is not None and field not in allowed:
-                shown = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
-                raise TemplateError(f"{source}:{line_no}: unknown placeholder {{{field}}} in "
-                                    f"teacher template {name!r}; allowed: {shown} (write {{{{ "
-                                    "and }} for literal braces)")
+    check_placeholders(text, TEMPLATE_FIELDS[name], source, f"teacher template {name!r}")
 
 
 def _read(path: Any, source: str) -> str:

@@ -80,17 +80,22 @@ class TemplateError(ValueError):
     """A template file that cannot be used; the message names the file and what to do."""
 
 
-def _check(name: str, text: str, source: str) -> None:
-    allowed = TEMPLATE_FIELDS[name]
+def check_placeholders(text: str, allowed: frozenset[str], source: str, what: str) -> None:
+    """Raise `TemplateError` naming ``source`` and the line of the first placeholder of
+    ``text`` not in ``allowed``; ``what`` names the file in the message (e.g. ``template
+    'normal_stdio'``). Every family of template files checks its overrides with this."""
     for line_no, line in enumerate(text.splitlines(), 1):
         for match in _TOKEN.finditer(line):
             field = match.group(1)
             if field is not None and field not in allowed:
+                shown = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
                 raise TemplateError(
-                    f"{source}:{line_no}: unknown placeholder {{{field}}} in template "
-                    f"{name!r}; allowed: {', '.join('{' + f + '}' for f in sorted(allowed))} "
-                    "(write {{ and }} for literal braces)"
-                )
+                    f"{source}:{line_no}: unknown placeholder {{{field}}} in {what}; allowed: "
+                    f"{shown} (write {{{{ and }}}} for literal braces)")
+
+
+def _check(name: str, text: str, source: str) -> None:
+    check_placeholders(text, TEMPLATE_FIELDS[name], source, f"template {name!r}")
 
 
 @dataclass(frozen=True)

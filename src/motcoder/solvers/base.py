@@ -97,6 +97,16 @@ def latest_attempts(
     return latest
 
 
+def next_round_chat(attempt: Attempt) -> list[dict[str, str]]:
+    """The chat a multi-round solver continues from after ``attempt`` (not final): its chat
+    plus the feedback turn that followed it."""
+    if attempt.feedback is None:
+        raise ValueError(f"cannot resume {attempt.task_id!r} sample {attempt.sample_index}: "
+                         f"its round {attempt.round} attempt is not final but holds no "
+                         "feedback turn")
+    return [*attempt.chat, {"role": "user", "content": attempt.feedback}]
+
+
 def derive_seed(seed: int | None, *parts: object) -> int | None:
     """A stable per-request seed from the run seed and what the request is for (so a resumed
     run asks for the same samples with the same seeds)."""

@@ -53,7 +53,13 @@ from motcoder.models.base import LanguageModel, ModelError
 from motcoder.problems.model import Problem
 from motcoder.prompts.templates import Templates
 from motcoder.sandbox.judge import Judge
-from motcoder.solvers.base import Attempt, as_attempts, derive_seed, latest_attempts
+from motcoder.solvers.base import (
+    Attempt,
+    as_attempts,
+    derive_seed,
+    latest_attempts,
+    next_round_chat,
+)
 from motcoder.solvers.multi_turn import (
     DEFAULT_TURNS,
     Candidate,
@@ -208,12 +214,7 @@ class BestOfNSolver:
                     first = first or self.env.reset(problem)
                     states.append(State(problem, index, 0, list(first.messages)))
                 elif not last.final:
-                    if last.feedback is None:
-                        raise ValueError(f"cannot resume {problem.id!r} search {index}: its "
-                                         f"turn {last.round} is not final but has no feedback")
-                    states.append(State(problem, index, last.round + 1,
-                                        [*last.chat, {"role": "user",
-                                                      "content": last.feedback}]))
+                    states.append(State(problem, index, last.round + 1, next_round_chat(last)))
         # unfinished searches first, as the loop itself would serve them
         return sorted(states, key=lambda s: s.turn == 0)
 

@@ -47,6 +47,8 @@ from motcoder.solvers.base import (
     as_attempts,
     derive_seed,
     generate_checked,
+    latest_attempts,
+    next_round_chat,
     program_from,
 )
 from motcoder.solvers.direct import ModulesArg, check_modules
@@ -167,11 +169,7 @@ class SelfReflectionSolver:
     def _conversations(
         self, problems: list[Problem], n: int, done: list[Attempt]
     ) -> tuple[list[_Conversation], list[_Conversation]]:
-        latest: dict[tuple[str, int], Attempt] = {}
-        for attempt in done:
-            key = (attempt.task_id, attempt.sample_index)
-            if key not in latest or attempt.round > latest[key].round:
-                latest[key] = attempt
+        latest = latest_attempts(done)
         continuing, fresh = [], []
         for problem in problems:
             first: list[dict[str, str]] | None = None
@@ -184,13 +182,8 @@ class SelfReflectionSolver:
                                               templates=self.templates, examples=self.examples)
                     fresh.append(_Conversation(problem, index, 0, list(first)))
                 elif not last.final:
-                    if last.feedback is None:
-                        raise ValueError(
-                            f"cannot resume {problem.id!r} sample {index}: its round "
-                            f"{last.round} attempt is not final but holds no feedback turn")
-                    continuing.append(_Conversation(
-                        problem, index, last.round + 1,
-                        [*last.chat, {"role": "user", "content": last.feedback}]))
+                    continuing.append(_Conversation(problem, index, last.round + 1,
+                                                    next_round_chat(last)))
         return continuing, fresh
 
     # ------------------------------------------------------------------ the loop

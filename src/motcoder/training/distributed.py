@@ -15,7 +15,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from motcoder.training.settings import SFTSettings, TrainingError
+from motcoder.training.settings import TrainerSettings, TrainingError
 
 
 def cuda_available() -> bool:
@@ -68,7 +68,7 @@ def _auto_or(value: Any, expected: Any, key: str, path: Path) -> None:
                             f"write \"auto\" there so the trainer fills it in")
 
 
-def check_deepspeed_config(path: str | Path, settings: SFTSettings, *, bf16: bool,
+def check_deepspeed_config(path: str | Path, settings: TrainerSettings, *, bf16: bool,
                            fp16: bool) -> dict[str, Any]:
     """Read a DeepSpeed JSON config and check it agrees with the settings (values that are not
     ``"auto"`` must equal what the trainer will use). Returns the parsed config."""
@@ -94,6 +94,16 @@ def check_deepspeed_config(path: str | Path, settings: SFTSettings, *, bf16: boo
     if stage not in (0, 1, 2, 3):
         raise TrainingError(f"{path}: zero_optimization.stage must be 0-3, got {stage!r}")
     return config
+
+
+def run_precision(settings: TrainerSettings) -> tuple[bool, bool]:
+    """``(bf16, fp16)`` of a training run, after checking its DeepSpeed config (when it names
+    one) against the settings and that deepspeed is installed."""
+    bf16, fp16 = resolve_precision(settings.precision)
+    if settings.deepspeed:
+        check_deepspeed_config(settings.deepspeed, settings, bf16=bf16, fp16=fp16)
+        require_deepspeed()
+    return bf16, fp16
 
 
 def zero_stage(config: dict[str, Any]) -> int:

@@ -292,11 +292,7 @@ def train_reflection(settings: ReflectionSettings,
 
     from motcoder.training.base_model import resolve_base_model
     from motcoder.training.callbacks import LossLogger
-    from motcoder.training.distributed import (
-        check_deepspeed_config,
-        require_deepspeed,
-        resolve_precision,
-    )
+    from motcoder.training.distributed import run_precision
     from motcoder.training.sft import save_final
 
     settings.validate()
@@ -305,11 +301,7 @@ def train_reflection(settings: ReflectionSettings,
     if state.finished is not None:
         return state.finished
     out = state.out
-    bf16, fp16 = resolve_precision(settings.precision)
-    if settings.deepspeed:
-        check_deepspeed_config(settings.deepspeed, settings, bf16=bf16,  # type: ignore[arg-type]
-                               fp16=fp16)
-        require_deepspeed()
+    bf16, fp16 = run_precision(settings)
     base = resolve_base_model(settings.model)
     from accelerate import PartialState
 

@@ -119,17 +119,10 @@ def prepare(settings: SFTSettings) -> Prepared:
     """Base model, tokenizer, loss mask, rows and trainer arguments — no training yet."""
     from motcoder.training.base_model import resolve_base_model
     from motcoder.training.data import load_examples, new_report, tokenized_rows
-    from motcoder.training.distributed import (
-        check_deepspeed_config,
-        require_deepspeed,
-        resolve_precision,
-    )
+    from motcoder.training.distributed import run_precision
     from motcoder.training.masking import resolve_loss_mask
 
-    bf16, fp16 = resolve_precision(settings.precision)
-    if settings.deepspeed:
-        check_deepspeed_config(settings.deepspeed, settings, bf16=bf16, fp16=fp16)
-        require_deepspeed()
+    bf16, fp16 = run_precision(settings)
     report = new_report(settings)
     examples = load_examples(settings, report)  # data errors show before any model loads
     base = resolve_base_model(settings.model)

@@ -523,11 +523,7 @@ def train_verifier(settings: VerifierSettings,
     from motcoder.training import checkpoints as ck
     from motcoder.training.base_model import resolve_base_model
     from motcoder.training.callbacks import LossLogger
-    from motcoder.training.distributed import (
-        check_deepspeed_config,
-        require_deepspeed,
-        resolve_precision,
-    )
+    from motcoder.training.distributed import run_precision
 
     settings.validate(need_data=candidates is None)
     started = time.time()
@@ -535,11 +531,7 @@ def train_verifier(settings: VerifierSettings,
     if state.finished is not None:
         return state.finished
     out = state.out
-    bf16, fp16 = resolve_precision(settings.precision)
-    if settings.deepspeed:
-        check_deepspeed_config(settings.deepspeed, settings, bf16=bf16,  # type: ignore[arg-type]
-                               fp16=fp16)
-        require_deepspeed()
+    bf16, fp16 = run_precision(settings)
     base = resolve_base_model(settings.model)
     tokenizer = load_base_tokenizer(base, settings.trust_remote_code)
     data = build_rows(settings, tokenizer, candidates)
