@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: venv install dev demo test lint bench clean
+.PHONY: venv install dev browser demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,24 @@ install: venv
 	$(EMBEDDED)
 
 dev: venv
-	$(PIP) install --quiet -e ".[dev,train]"
+	$(PIP) install --quiet -e ".[dev,train,ray]"
 	$(EMBEDDED)
+
+# The report test opens report.html in Debian's headless Chromium (driven by chromedriver).
+# Installed here when missing and apt-get is usable (root); otherwise that test is skipped
+# and says how to install them.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && \
+	        apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; }; } || \
+	    echo "note: chromium/chromedriver not installed; the HTML report browser test will be skipped"; }
 
 demo: install
 	$(VENV)/bin/motcoder run --out runs/demo --resume
 
-test: dev
+test: dev browser
 	$(PY) -m pytest -q
 
 lint: dev
