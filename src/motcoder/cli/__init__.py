@@ -9,12 +9,14 @@ from __future__ import annotations
 
 # Importing a command module registers its commands.
 from motcoder.cli import (  # noqa: F401
+    analyze,
     core,
     data,
     experiment,
     mucode,
     mucode_train,
     reflection,
+    report,
     train,
 )
 from motcoder.cli.common import app

@@ -69,6 +69,23 @@ TEMPERATURE = typer.Option(0.0, min=0.0, help="0 = greedy.")
 TOP_P = typer.Option(1.0, min=0.0, max=1.0)
 MAX_NEW_TOKENS = typer.Option(512, min=1)
 SEED = typer.Option(0, help="Base seed; each request's seed derives from it.")
+# scale-out on Ray (optional extra): runtime options, never part of a run's stored config
+EXECUTOR = typer.Option("local", "--executor", help="Where programs run: local (this "
+                        "machine's fork-servers) | ray (fork-servers on every node of a Ray "
+                        "cluster; needs motcoder\\[ray]).")
+RAY_WORKERS = typer.Option(None, "--ray-workers", min=1, help="--executor ray: N one-server "
+                           "sandbox actors spread over the nodes (default: one actor per "
+                           "node with as many fork-servers as its CPUs).")
+GENERATOR = typer.Option("local", "--generator", help="Where the model runs: local (this "
+                         "process) | ray (--replicas copies on a Ray cluster, each batch "
+                         "shared among them; needs motcoder\\[ray]).")
+REPLICAS = typer.Option(None, "--replicas", min=1, help="--generator ray: model replicas "
+                        "(default: one per node, or per --replica-gpus GPUs).")
+REPLICA_GPUS = typer.Option(0.0, "--replica-gpus", min=0.0, help="--generator ray: GPUs "
+                            "per replica (e.g. 1 for vllm: models; 0 = CPU).")
+RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster: auto (the one `ray "
+                           "start` runs on this machine) | HOST:PORT (default: a private "
+                           "local instance, or $RAY_ADDRESS).")
 # training commands (train sft | reflection | verifier | mucode)
 BASE_MODEL = typer.Option(None, "--model", "-m", help="Base model: embedded | hf:ID_OR_DIR | "
                           "gguf:FILE (overrides the config).")
@@ -88,13 +105,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from motcoder.models.base import ModelError
     from motcoder.problems.errors import ProblemLoadError
     from motcoder.problems.samples import SampleError
+    from motcoder.ray_cluster import RayUnavailable
     from motcoder.runs import JsonlError, RunDirError
     from motcoder.sandbox.judge import NoTestsError
     from motcoder.sandbox.pool import SandboxError
     from motcoder.scoring.metrics import MetricsError
 
     return (ProblemLoadError, SampleError, JsonlError, RunDirError, NoTestsError, MetricsError,
-            SandboxError, ModelError, FileNotFoundError)
+            SandboxError, ModelError, RayUnavailable, FileNotFoundError)
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -130,6 +148,37 @@ def eval_options(all_tests: bool, judge: str | None, cpu_limit: float, memory_mb
                     scale_from_reference=scale_from_reference)
     return EvalOptions(limits=limits, early_stop=not all_tests, judge=judged,
                        stdout_mode=stdout_mode, float_tol=float_tol)
+
+
+def executor_options(executor: str, ray_address: str | None,
+                     ray_workers: int | None) -> Any:
+    """`ExecutorOptions` of --executor / --ray-address / --ray-workers."""
+    from motcoder.ray_cluster import RayUnavailable
+    from motcoder.sandbox.executors import EXECUTORS, ExecutorOptions
+
+    choice("--executor", executor, EXECUTORS)
+    if executor != "ray" and ray_workers is not None:
+        raise fail("--ray-workers is for --executor ray")
+    try:
+        return ExecutorOptions(executor, ray_address=ray_address, ray_workers=ray_workers)
+    except RayUnavailable as exc:
+        raise fail(str(exc)) from None
+
+
+def generator_options(generator: str, replicas: int | None, replica_gpus: float,
+                      ray_address: str | None) -> Any:
+    """`GeneratorOptions` of --generator / --replicas / --replica-gpus / --ray-address."""
+    from motcoder.models.generators import GENERATORS, GeneratorOptions
+    from motcoder.ray_cluster import RayUnavailable
+
+    choice("--generator", generator, GENERATORS)
+    if generator != "ray" and (replicas is not None or replica_gpus):
+        raise fail("--replicas and --replica-gpus are for --generator ray")
+    try:
+        return GeneratorOptions(generator, replicas=replicas, replica_gpus=replica_gpus,
+                                ray_address=ray_address)
+    except RayUnavailable as exc:
+        raise fail(str(exc)) from None
 
 
 def default_out(command: str) -> Path:

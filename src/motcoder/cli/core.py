@@ -17,7 +17,9 @@ from motcoder.cli.common import (
     DEVICE,
     DIFFICULTY,
     DTYPE,
+    EXECUTOR,
     FLOAT_TOL,
+    GENERATOR,
     IDS,
     JUDGE,
     MAX_NEW_TOKENS,
@@ -25,6 +27,10 @@ from motcoder.cli.common import (
     MODEL,
     PROGRESS,
     PROMPTS,
+    RAY_ADDRESS,
+    RAY_WORKERS,
+    REPLICA_GPUS,
+    REPLICAS,
     RESUME,
     ROUNDS,
     SCALE_FROM_REFERENCE,
@@ -45,7 +51,9 @@ from motcoder.cli.common import (
     convert_app,
     default_out,
     eval_options,
+    executor_options,
     fail,
+    generator_options,
     out,
     parse_ks,
     print_summary,
@@ -68,9 +76,13 @@ def evaluate(
     cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
     scale_from_reference: float | None = SCALE_FROM_REFERENCE, stdout_mode: str = STDOUT_MODE,
     float_tol: float = FLOAT_TOL, k: str | None = K, resume: bool = RESUME,
-    progress: bool = PROGRESS,
+    progress: bool = PROGRESS, executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
+    ray_address: str | None = RAY_ADDRESS,
 ) -> None:
-    """Judge a samples file in the sandbox: verdicts, summary.json and a table."""
+    """Judge a samples file in the sandbox: verdicts, summary.json and a table.
+
+    `--executor ray` runs the programs on every node of a Ray cluster; the verdicts are
+    decided here, as with the local executor."""
     from motcoder.problems.registry import load_problems
     from motcoder.problems.samples import read_samples
     from motcoder.runs import RunDir
@@ -81,6 +93,7 @@ def evaluate(
     ks = parse_ks(k)
     options = eval_options(all_tests, judge, cpu_limit, memory_mb, time_scale,
                             scale_from_reference, stdout_mode, float_tol)
+    where = executor_options(executor, ray_address, ray_workers)
     try:
         everything = load_problems(benchmark, path=data, split=split)
         selected = load_problems(benchmark, path=data, split=split,
@@ -105,8 +118,9 @@ def evaluate(
         with Bars(progress) as bars:
             summary = run_evaluation(
                 selected, picked, RunDir(out_dir), options, ks=ks, config=config,
-                resume=resume, sandbox_config=SandboxConfig(workers=workers), hide=hide,
-                on_start=bars.start("judging"), on_verdict=bars.verdict)
+                resume=resume, sandbox_config=SandboxConfig(workers=workers),
+                executor=where, hide=hide, on_start=bars.start("judging"),
+                on_verdict=bars.verdict)
     except user_errors() as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -197,13 +211,16 @@ def run_command(
     memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
     scale_from_reference: float | None = SCALE_FROM_REFERENCE, stdout_mode: str = STDOUT_MODE,
     float_tol: float = FLOAT_TOL, k: str | None = K, resume: bool = RESUME,
-    progress: bool = PROGRESS,
+    progress: bool = PROGRESS, executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
+    generator: str = GENERATOR, replicas: int | None = REPLICAS,
+    replica_gpus: float = REPLICA_GPUS, ray_address: str | None = RAY_ADDRESS,
 ) -> None:
     """Generate with a model, judge in the sandbox, and report — in one run directory.
 
     With no arguments: the embedded model on 10 embedded HumanEval problems.
     `--solver best_of_n`: μCode's multi-turn Best-of-N search (public tests shown and run,
-    verdict on the hidden tests only).
+    verdict on the hidden tests only). `--generator ray` / `--executor ray`: the model's
+    replicas / the programs on a Ray cluster.
     """
     from motcoder.pipeline.run import Progress, run
 
@@ -218,11 +235,14 @@ def run_command(
     settings = _run_settings(model, benchmark, data, split, difficulty, ids, limit, solver,
                              style, rounds, prompts, n, temperature, top_p, max_new_tokens,
                              seed, options, parse_ks(k), best_of_n=bon)
+    where = executor_options(executor, ray_address, ray_workers)
+    generation = generator_options(generator, replicas, replica_gpus, ray_address)
     console.print(f"run directory: {escape(str(out_dir))}")
     try:
         with Bars(progress) as bars:
             summary = run(settings, out_dir, resume=resume, batch_size=batch_size,
                           workers=workers, model_options={"device": device, "dtype": dtype},
+                          executor=where, generator=generation,
                           progress=Progress(generation_start=bars.start("generating"),
                                             attempt=bars.attempt,
                                             judging_start=bars.start("judging"),
@@ -244,7 +264,7 @@ def run_command(
         out.print(f"accuracy over {found['searches']} search(es): "
                   f"{format_percent(accuracy['mean'])} % (std {format_percent(accuracy['std'])})"
                   f"; after turn {turns}")
-    console.print(f"report: {escape(str(out_dir))}/report.md")
+    console.print(f"report: {escape(str(out_dir))}/report.html")
 
 
 @app.command("generate")

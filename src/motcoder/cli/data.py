@@ -17,12 +17,18 @@ from motcoder.cli.common import (
     DEVICE,
     DIFFICULTY,
     DTYPE,
+    EXECUTOR,
     FLOAT_TOL,
+    GENERATOR,
     IDS,
     MEMORY_MB,
     MODEL,
     PROGRESS,
     PROMPTS,
+    RAY_ADDRESS,
+    RAY_WORKERS,
+    REPLICA_GPUS,
+    REPLICAS,
     RESUME,
     SEED,
     STDOUT_MODE,
@@ -35,7 +41,9 @@ from motcoder.cli.common import (
     choice,
     console,
     eval_options,
+    executor_options,
     fail,
+    generator_options,
     out,
     split_list,
     user_errors,
@@ -113,19 +121,26 @@ def transform_command(
     workers: int = WORKERS, cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB,
     time_scale: float = TIME_SCALE, stdout_mode: str = STDOUT_MODE,
     float_tol: float = FLOAT_TOL, resume: bool = RESUME, progress: bool = PROGRESS,
+    executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
+    generator: str = GENERATOR, replicas: int | None = REPLICAS,
+    replica_gpus: float = REPLICA_GPUS, ray_address: str | None = RAY_ADDRESS,
 ) -> None:
     """Rewrite reference solutions with a teacher model (MoT or clean), assess each rewrite
-    in the sandbox, and store it in --out (resumable)."""
+    in the sandbox, and store it in --out (resumable). `--generator ray` / `--executor ray`:
+    a local teacher's replicas / the assessments on a Ray cluster."""
     from motcoder.datagen.stats import stats_table
     from motcoder.datagen.teacher_prompts import load_teacher_prompts
     from motcoder.datagen.transform import TransformSettings, plan_items, transform
-    from motcoder.models.registry import load_model, parse_spec
+    from motcoder.models.generators import open_model
+    from motcoder.models.registry import parse_spec
     from motcoder.runs import RunDir
     from motcoder.scoring.evaluate import file_digest
 
     choice("--style", style, ("mot", "clean"))
     options = eval_options(False, None, cpu_limit, memory_mb, time_scale, None, stdout_mode,
                            float_tol)
+    where_run = executor_options(executor, ray_address, ray_workers)
+    generation = generator_options(generator, replicas, replica_gpus, ray_address)
     lm = None
     try:
         prompts = load_teacher_prompts(teacher_prompts)
@@ -146,8 +161,8 @@ def transform_command(
         plan_items(problems, settings, options.judge, where)  # bad input fails before loading
         spec = parse_spec(model)
         remote = spec.backend == "openai"
-        lm = load_model(spec, device=device, dtype=dtype, max_concurrency=concurrency,
-                        max_retries=max_retries)
+        lm = open_model(spec, generation, device=device, dtype=dtype,
+                        max_concurrency=concurrency, max_retries=max_retries)
         teacher = lm.name
         if remote and hasattr(lm, "list_models"):
             served = lm.list_models()  # an unreachable teacher fails here, before any work
@@ -165,7 +180,7 @@ def transform_command(
                 problems, lm, RunDir(out_dir), settings, config=config, resume=resume,
                 prompts=prompts, concurrency=concurrency if remote else 1,
                 batch_size=1 if remote else batch_size, workers=workers,
-                hide=_hidden(source), price_in=price_in, price_out=price_out,
+                executor=where_run, hide=_hidden(source), price_in=price_in, price_out=price_out,
                 where=where, on_start=bars.start("rewriting"),
                 on_record=on_record)
     except _errors() as exc:

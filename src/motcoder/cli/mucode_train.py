@@ -10,12 +10,20 @@ from rich.markup import escape
 
 from motcoder.cli.common import (
     BASE_MODEL,
+    EXECUTOR,
+    GENERATOR,
     MAX_STEPS,
+    RAY_ADDRESS,
+    RAY_WORKERS,
+    REPLICA_GPUS,
+    REPLICAS,
     SET,
     TRAIN_OUT,
     app,
     console,
+    executor_options,
     fail,
+    generator_options,
     out,
     user_errors,
 )
@@ -69,15 +77,24 @@ def mucode(
     out_dir: Path | None = TRAIN_OUT,
     rounds: int | None = typer.Option(None, help="Number of expert-iteration rounds."),
     overrides: list[str] | None = SET,
+    executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
+    generator: str = GENERATOR, replicas: int | None = REPLICAS,
+    replica_gpus: float = REPLICA_GPUS, ray_address: str | None = RAY_ADDRESS,
 ) -> None:
-    """μCode expert iteration: rollouts → verifier → relabel → generator, per round."""
+    """μCode expert iteration: rollouts → verifier → relabel → generator, per round.
+
+    `--generator ray` / `--executor ray`: the rollouts' model replicas / programs on a Ray
+    cluster (training scales with accelerate / DeepSpeed)."""
     from motcoder.training.expert_iteration import load_mucode_settings, train_mucode
     from motcoder.training.settings import TrainingError
 
+    where = executor_options(executor, ray_address, ray_workers)
+    generation = generator_options(generator, replicas, replica_gpus, ray_address)
     try:
         settings = load_mucode_settings(config, overrides or [], method=method, rounds=rounds,
                                         out=str(out_dir) if out_dir is not None else None)
-        results = train_mucode(settings, progress=lambda m: console.print(escape(m)))
+        results = train_mucode(settings, progress=lambda m: console.print(escape(m)),
+                               executor=where, generator=generation)
     except (TrainingError, *user_errors()) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:

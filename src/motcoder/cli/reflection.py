@@ -18,12 +18,15 @@ from motcoder.cli.common import (
     DATA,
     DEVICE,
     DTYPE,
+    EXECUTOR,
     FLOAT_TOL,
     IDS,
     MAX_STEPS,
     MEMORY_MB,
     MODEL,
     PROGRESS,
+    RAY_ADDRESS,
+    RAY_WORKERS,
     RESUME,
     SEED,
     SET,
@@ -36,6 +39,7 @@ from motcoder.cli.common import (
     Bars,
     console,
     eval_options,
+    executor_options,
     fail,
     out,
     split_list,
@@ -113,7 +117,8 @@ def reflect_command(
     device: str = DEVICE, dtype: str = DTYPE, workers: int = WORKERS,
     cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
     stdout_mode: str = STDOUT_MODE, float_tol: float = FLOAT_TOL,
-    resume: bool = RESUME, progress: bool = PROGRESS,
+    resume: bool = RESUME, progress: bool = PROGRESS, executor: str = EXECUTOR,
+    ray_workers: int | None = RAY_WORKERS, ray_address: str | None = RAY_ADDRESS,
 ) -> None:
     """Build reflection sequences: the model solves each problem with the interpreter
     (code, sandbox output, reflection, fix, ...), then answers once more; the final answer
@@ -134,6 +139,7 @@ def reflect_command(
 
     options = eval_options(False, None, cpu_limit, memory_mb, time_scale, None, stdout_mode,
                            float_tol)
+    where_run = executor_options(executor, ray_address, ray_workers)
     lm = None
     try:
         prompts = load_reflection_prompts(reflect_prompts)
@@ -169,7 +175,7 @@ def reflect_command(
             summary = build_sequences(
                 problems, lm, run_dir, settings, config=config, resume=resume,
                 prompts=prompts, batch_size=batch_size, workers=workers,
-                hide=[p for p in (source["data"], source["benchmark"])
+                executor=where_run, hide=[p for p in (source["data"], source["benchmark"])
                       if p and Path(p).is_file()],
                 where=str(data_file or benchmark), on_start=bars.start("reflecting"),
                 on_record=on_record)

@@ -53,8 +53,9 @@ from motcoder.models.base import GenerationRequest, LanguageModel, Output
 from motcoder.problems.model import Problem
 from motcoder.problems.samples import Sample
 from motcoder.runs import VOLATILE_KEYS, RunDir, write_json
+from motcoder.sandbox.executors import ExecutorOptions, open_sandbox
 from motcoder.sandbox.judge import Judge
-from motcoder.sandbox.pool import Sandbox, SandboxConfig, default_hidden_paths
+from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.scoring.evaluate import EvalOptions
 from motcoder.solvers.base import derive_seed, generate_checked, program_from
@@ -357,6 +358,7 @@ def build_sequences(
     prompts: ReflectionPrompts | None = None,
     batch_size: int = 8,
     workers: int | None = None,
+    executor: ExecutorOptions | None = None,
     hide: Sequence[str] = (),
     where: str = "the data",
     on_start: Callable[[int, int], None] | None = None,
@@ -367,7 +369,8 @@ def build_sequences(
 
     ``config`` (when given) is checked against the stored one on ``resume`` and written
     (keys in `REFLECT_VOLATILE` may differ). ``on_start(total, done)`` is called once the
-    work is known, ``on_record(record)`` after each stored sequence.
+    work is known, ``on_record(record)`` after each stored sequence. ``executor``: where the
+    programs run (default: this machine; see `open_sandbox`).
     """
     options = settings.evaluation
     usable, skipped = check_problems(problems, options.judge, where)
@@ -384,7 +387,7 @@ def build_sequences(
             sandbox_config = SandboxConfig(workers=workers or os.cpu_count() or 1)
             sandbox_config.hide = list(dict.fromkeys(
                 [*hide, os.path.abspath(run.path), *default_hidden_paths()]))
-            with Sandbox(sandbox_config) as sandbox:
+            with open_sandbox(sandbox_config, executor) as sandbox:
                 judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
                               float_tol=options.float_tol, early_stop=options.early_stop,
                               judge=options.judge, cache=RecordingCache.default())

@@ -34,8 +34,9 @@ from motcoder.datagen.teacher_prompts import (
 from motcoder.models.base import Completion, GenerationRequest, LanguageModel
 from motcoder.problems.model import Problem
 from motcoder.runs import VOLATILE_KEYS, RunDir
+from motcoder.sandbox.executors import ExecutorOptions, judge_threads, open_sandbox
 from motcoder.sandbox.judge import Judge
-from motcoder.sandbox.pool import Sandbox, SandboxConfig, default_hidden_paths
+from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.scoring.evaluate import EvalOptions
 from motcoder.solvers.base import derive_seed, generate_checked
@@ -211,6 +212,7 @@ def transform(
     concurrency: int = 8,
     batch_size: int = 1,
     workers: int | None = None,
+    executor: ExecutorOptions | None = None,
     hide: Sequence[str] = (),
     price_in: float = 0.0,
     price_out: float = 0.0,
@@ -223,7 +225,8 @@ def transform(
     ``config`` (when given) is checked against the stored one on ``resume`` and written
     (keys in `TRANSFORM_VOLATILE` may differ). ``on_start(total_items, finished_items)``
     is called once the work is known; ``on_record(rewrite, final)`` after each rewrite is
-    stored (``final``: its reference solution needs no further round).
+    stored (``final``: its reference solution needs no further round). ``executor``: where
+    the rewrites run (default: this machine; see `open_sandbox`).
     """
     if concurrency < 1 or batch_size < 1:
         raise DatagenError("concurrency and batch size must be at least 1")
@@ -243,14 +246,14 @@ def transform(
             sandbox_config = SandboxConfig(workers=workers or os.cpu_count() or 1)
             sandbox_config.hide = list(dict.fromkeys(
                 [*hide, os.path.abspath(run.path), *default_hidden_paths()]))
-            with Sandbox(sandbox_config) as sandbox:
+            with open_sandbox(sandbox_config, executor) as sandbox:
                 judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
                               float_tol=options.float_tol, early_stop=True,
                               judge=options.judge, cache=RecordingCache.default())
                 judge.prepare(list({w.item.problem.id: w.item.problem
                                     for w in todo}.values()))
                 written = _pipeline(todo, model, Assessor(judge), settings, prompts, store,
-                                    concurrency, batch_size, 2 * sandbox.workers, on_record)
+                                    concurrency, batch_size, judge_threads(sandbox), on_record)
         rewrites = [Rewrite.from_dict(r) for r in store.records()]
     elapsed = time.monotonic() - started
     counts = group_counts(rewrites)

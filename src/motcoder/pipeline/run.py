@@ -10,7 +10,8 @@ Steps, each skipping what the directory already holds:
 3. every attempt is judged on the judged tests into ``results.jsonl``
    (`motcoder.scoring.evaluate`); for multi-round solvers every round is judged, giving the
    accuracy after each round;
-4. ``summary.json`` and ``report.md`` are written.
+4. ``summary.json``, ``report.html`` and ``report.md`` are written
+   (`motcoder.analysis.report_html`).
 
 Solvers: ``direct``, ``self_reflection`` (MoTCoder) and ``best_of_n`` (μCode's multi-turn
 Best-of-N search, `motcoder.solvers.best_of_n`; its settings are ``RunSettings.best_of_n``).
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from motcoder.analysis.report_html import write_reports
 from motcoder.models.base import LanguageModel
+from motcoder.models.generators import GeneratorOptions, open_model
 from motcoder.pipeline.generate import (
     EVALPLUS_SAMPLES,
     Sampling,
@@ -37,12 +40,12 @@ from motcoder.pipeline.generate import (
     generate,
     write_evalplus_samples,
 )
-from motcoder.pipeline.report import write_report
 from motcoder.problems.model import Problem
 from motcoder.problems.registry import load_problems
 from motcoder.runs import RunDir
+from motcoder.sandbox.executors import ExecutorOptions, open_sandbox
 from motcoder.sandbox.judge import Judge
-from motcoder.sandbox.pool import Sandbox, SandboxConfig
+from motcoder.sandbox.pool import SandboxConfig
 from motcoder.scoring.evaluate import EvalOptions, check_has_tests, check_ks, evaluate
 from motcoder.solvers.base import Attempt, Solver
 from motcoder.solvers.best_of_n import BestOfNSettings
@@ -116,28 +119,30 @@ def select_problems(settings: RunSettings) -> list[Problem]:
 
 
 @contextlib.contextmanager
-def make_solver(settings: RunSettings, batch_size: int, workers: int) -> Iterator[Solver]:
-    """The solver of the settings; self-reflection gets a sandbox for its public tests."""
+def make_solver(settings: RunSettings, batch_size: int, workers: int,
+                executor: ExecutorOptions | None = None) -> Iterator[Solver]:
+    """The solver of the settings; self-reflection gets a sandbox for its public tests
+    (on ``executor``: this machine by default)."""
     if settings.solver == "direct":
         from motcoder.solvers.direct import DirectSolver
 
         yield DirectSolver(settings.style, templates=settings.prompts, batch_size=batch_size)
         return
     if settings.solver == "best_of_n":
-        with best_of_n_solver(settings, batch_size, workers) as solver:
+        with best_of_n_solver(settings, batch_size, workers, executor) as solver:
             yield solver
         return
     from motcoder.solvers.self_reflection import SelfReflectionSolver
 
-    with Sandbox(SandboxConfig(workers=workers)) as sandbox:
+    with open_sandbox(SandboxConfig(workers=workers), executor) as sandbox:
         judge = Judge(sandbox, settings.evaluation.limits)
         yield SelfReflectionSolver(judge, settings.style, rounds=settings.rounds,
                                    templates=settings.prompts, batch_size=batch_size)
 
 
 @contextlib.contextmanager
-def best_of_n_solver(settings: RunSettings, batch_size: int, workers: int
-                     ) -> Iterator[Solver]:
+def best_of_n_solver(settings: RunSettings, batch_size: int, workers: int,
+                     executor: ExecutorOptions | None = None) -> Iterator[Solver]:
     """The Best-of-N solver with its sandbox (public tests) and, when asked, its verifier
     (loaded lazily: only ``lv`` / ``pt+lv`` runs need ``motcoder.training``)."""
     from motcoder.solvers.best_of_n import BestOfNSolver, load_scorer
@@ -146,7 +151,7 @@ def best_of_n_solver(settings: RunSettings, batch_size: int, workers: int
     assert bon is not None
     scorer = load_scorer(bon.verifier) if bon.verifier else None
     try:
-        with Sandbox(SandboxConfig(workers=workers)) as sandbox:
+        with open_sandbox(SandboxConfig(workers=workers), executor) as sandbox:
             judge = Judge(sandbox, settings.evaluation.limits)
             yield BestOfNSolver(judge, settings.style, candidates=bon.candidates,
                                 turns=bon.turns, select=bon.select, scorer=scorer,
@@ -188,8 +193,13 @@ def run(
     batch_size: int = 16,
     workers: int | None = None,
     progress: Progress | None = None,
+    executor: ExecutorOptions | None = None,
+    generator: GeneratorOptions | None = None,
 ) -> dict[str, Any]:
-    """Run (or continue) the job in ``out``; return the summary."""
+    """Run (or continue) the job in ``out``; return the summary.
+
+    ``executor`` / ``generator``: where programs and the model run (default: this machine;
+    Ray for scale-out). Runtime choices like ``workers``: not stored in ``config.json``."""
     import os
 
     progress = progress or Progress()
@@ -202,11 +212,9 @@ def run(
     run_dir.start(settings.to_config(), resume=resume)
     owned = model is None
     if model is None:
-        from motcoder.models.registry import load_model
-
-        model = load_model(settings.model, **(model_options or {}))
+        model = open_model(settings.model, generator, **(model_options or {}))
     try:
-        with make_solver(settings, batch_size, workers) as solver:
+        with make_solver(settings, batch_size, workers, executor) as solver:
             attempts = generate(problems, model, solver, run_dir, settings.sampling,
                                 on_start=(lambda done: progress.generation_start(
                                     expected_attempts(settings, problems), done))
@@ -218,10 +226,11 @@ def run(
     samples = attempts_to_samples(problems, attempts)
     write_evalplus_samples(problems, samples, run_dir.file(EVALPLUS_SAMPLES))
     summary = evaluate(problems, samples, run_dir, settings.evaluation, ks=settings.ks,
-                       sandbox_config=SandboxConfig(workers=workers),
+                       sandbox_config=SandboxConfig(workers=workers), executor=executor,
                        on_start=progress.judging_start, on_verdict=progress.verdict)
     if settings.solver == "best_of_n":
         summary = add_search_summary(run_dir, summary, samples)
-    write_report(run_dir, title=f"motcoder run — {settings.model} on {settings.benchmark}")
+    write_reports([run_dir.path], run_dir.path,
+                  title=f"motcoder run — {settings.model} on {settings.benchmark}")
     return summary
 

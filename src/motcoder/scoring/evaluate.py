@@ -24,9 +24,10 @@ from typing import Any
 from motcoder.problems.model import Problem
 from motcoder.problems.samples import Sample
 from motcoder.runs import RunDir
+from motcoder.sandbox.executors import ExecutorOptions, judge_threads, open_sandbox
 from motcoder.sandbox.judge import Judge, NoTestsError
 from motcoder.sandbox.limits import Limits
-from motcoder.sandbox.pool import Sandbox, SandboxConfig, default_hidden_paths
+from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.sandbox.verdict import Verdict
 from motcoder.scoring.metrics import MetricsError, summarize
@@ -139,6 +140,7 @@ def evaluate(
     config: dict[str, Any] | None = None,
     resume: bool = False,
     sandbox_config: SandboxConfig | None = None,
+    executor: ExecutorOptions | None = None,
     hide: Sequence[str] = (),
     on_start: Callable[[int, int], None] | None = None,
     on_verdict: ProgressFn | None = None,
@@ -149,6 +151,7 @@ def evaluate(
     then ``config`` (when given) is stored in the run directory, or compared with the stored
     one when ``resume``. ``hide``: extra paths (the benchmark file, ...) programs must not be
     able to read; the run directory and the usual data caches are always hidden.
+    ``executor``: where programs run (default: this machine; see `open_sandbox`).
     """
     by_id = {p.id: p for p in problems}
     sampled = [by_id[i] for i in dict.fromkeys(s.task_id for s in samples)]
@@ -166,7 +169,7 @@ def evaluate(
     layers: dict[str, str] = {}
     try:
         if todo:
-            with Sandbox(config) as sandbox:
+            with open_sandbox(config, executor) as sandbox:
                 layers = sandbox.layers
                 judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
                               float_tol=options.float_tol, early_stop=options.early_stop,
@@ -178,7 +181,7 @@ def evaluate(
                     if on_verdict:
                         on_verdict(verdict)
 
-                judge_samples(judge, by_id, todo, record, threads=2 * sandbox.workers)
+                judge_samples(judge, by_id, todo, record, threads=judge_threads(sandbox))
         verdicts = [Verdict.from_dict(r) for r in store.records()]
     finally:
         store.close()

@@ -207,9 +207,11 @@ def judge_turns(trajectory: Trajectory, problem: Any, judge: Any) -> None:
 
 
 def roll_out(settings: MucodeSettings, problems: list[Any], model_spec: str, path: Path,
-             round_: int, judge: Any, progress: Progress) -> list[Trajectory]:
-    """Step 1: N episodes per problem not yet in ``path``, appended problem by problem."""
-    from motcoder.models.registry import load_model
+             round_: int, judge: Any, progress: Progress, generator: Any = None
+             ) -> list[Trajectory]:
+    """Step 1: N episodes per problem not yet in ``path``, appended problem by problem.
+    ``generator``: `GeneratorOptions` (default: the model in this process)."""
+    from motcoder.models.generators import open_model
     from motcoder.runs import JsonlStore
     from motcoder.solvers.base import derive_seed
     from motcoder.solvers.multi_turn import rollout
@@ -219,7 +221,7 @@ def roll_out(settings: MucodeSettings, problems: list[Any], model_spec: str, pat
         if todo:
             progress(f"round {round_}: rolling out {len(todo)} problems × "
                      f"{settings.rollouts} with {model_spec}")
-            model = load_model(model_spec)
+            model = open_model(model_spec, generator)
             try:
                 # as many problems per call as fill a generation batch
                 chunk = max(1, settings.batch_size // settings.rollouts)
@@ -314,13 +316,13 @@ class RoundResult:
 
 
 def run_round(settings: MucodeSettings, out: Path, index: int, problems: list[Any],
-              judge: Any, progress: Progress) -> RoundResult:
+              judge: Any, progress: Progress, generator: Any = None) -> RoundResult:
     directory = round_dir(out, index)
     directory.mkdir(parents=True, exist_ok=True)
     spec = settings.model if index == 0 else \
         f"hf:{round_dir(out, index - 1) / 'generator' / 'final'}"
     trajectories = roll_out(settings, problems, spec, directory / ROLLOUTS, index, judge,
-                            progress)
+                            progress, generator)
     verifier = None
     if settings.method == "mucode":
         history = [t for k in range(index + 1)
@@ -355,14 +357,18 @@ def run_round(settings: MucodeSettings, out: Path, index: int, problems: list[An
                        sum(bool(t.passed) for t in trajectories), rows, verifier, generator)
 
 
-def train_mucode(settings: MucodeSettings, progress: Progress | None = None
-                 ) -> list[RoundResult]:
+def train_mucode(settings: MucodeSettings, progress: Progress | None = None, *,
+                 executor: Any = None, generator: Any = None) -> list[RoundResult]:
     """Run (or resume) every round; returns what each produced. The last round's
-    ``generator/final`` is the μCode generator, its ``verifier/final`` the verifier."""
+    ``generator/final`` is the μCode generator, its ``verifier/final`` the verifier.
+    ``executor`` (`ExecutorOptions`) / ``generator`` (`GeneratorOptions`): where the
+    rollouts' programs and model run (default: this machine; Ray for scale-out). Training
+    itself scales with accelerate / DeepSpeed, not Ray."""
     from motcoder.problems.registry import load_problems
+    from motcoder.sandbox.executors import open_sandbox
     from motcoder.sandbox.judge import Judge
     from motcoder.sandbox.limits import Limits
-    from motcoder.sandbox.pool import Sandbox, SandboxConfig
+    from motcoder.sandbox.pool import SandboxConfig
 
     settings.validate()
     report = progress or (lambda message: None)
@@ -372,10 +378,11 @@ def train_mucode(settings: MucodeSettings, progress: Progress | None = None
     except ValueError as exc:  # ProblemLoadError: a clear message naming the file / benchmark
         raise TrainingError(str(exc)) from None
     results: list[RoundResult] = []
-    with Sandbox(SandboxConfig(workers=settings.workers)) as sandbox:
+    with open_sandbox(SandboxConfig(workers=settings.workers), executor) as sandbox:
         judge = Judge(sandbox, Limits(cpu_seconds=settings.cpu_limit))
         for index in range(settings.rounds):
-            results.append(run_round(settings, out, index, problems, judge, report))
+            results.append(run_round(settings, out, index, problems, judge, report,
+                                     generator))
     summary = [{**dataclasses.asdict(r), "directory": str(r.directory),
                 "verifier": str(r.verifier) if r.verifier else None,
                 "generator": str(r.generator)} for r in results]
