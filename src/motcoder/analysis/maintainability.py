@@ -17,6 +17,7 @@ with nothing measured.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tokenize
 from dataclasses import asdict, dataclass
@@ -38,6 +39,8 @@ class CodeMetrics:
     sloc: int
 
 
+# Cached: sampled runs and compared runs often hold the same program many times.
+@functools.lru_cache(maxsize=8192)
 def measure_code(code: str) -> CodeMetrics | None:
     """radon's MI, mean CC, LOC and SLOC of ``code``; ``None`` when radon cannot parse it."""
     from radon.complexity import average_complexity, cc_visit

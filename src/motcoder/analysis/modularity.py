@@ -15,6 +15,7 @@ bucket). ``mean_functions`` / ``mean_classes`` are over the *passing* parsable s
 from __future__ import annotations
 
 import ast
+import functools
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ class DefinitionCounts:
     classes: int
 
 
+# Cached: sampled runs and compared runs often hold the same program many times.
+@functools.lru_cache(maxsize=8192)
 def count_definitions(code: str) -> DefinitionCounts | None:
     """The definitions of ``code``, or ``None`` when it does not parse as Python."""
     try:
