@@ -1,5 +1,5 @@
 """The whole analysis of one or more runs as one JSON-safe dict (`analyze_runs`), and its
-Markdown (`analysis_markdown`).
+Markdown (`analysis_markdown`); `write_analysis` puts both and the figures in a directory.
 
 Keys of the analysis:
 
@@ -15,14 +15,19 @@ Keys of the analysis:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from motcoder.analysis.loading import AnalysisError, RunData, unique_labels
 from motcoder.analysis.maintainability import maintainability_rows
 from motcoder.analysis.modularity import modularity_rows
+from motcoder.analysis.plots import analysis_figures
 from motcoder.analysis.resources import compare_resources
 from motcoder.analysis.rounds import round_rows
 from motcoder.analysis.tables import analysis_tables, tables_markdown
+from motcoder.runs import write_json
+
+FIGURE_FILE = "analysis-{name}.png"
 
 
 def _run_info(run: RunData) -> dict[str, Any]:
@@ -71,3 +76,20 @@ def analysis_markdown(analysis: dict[str, Any]) -> list[str]:
     """Markdown lines of every section (``##`` headings, one table per run); a section
     without data says why."""
     return tables_markdown(analysis_tables(analysis), EMPTY)
+
+
+def write_analysis(analysis: dict[str, Any], target: Path) -> list[str]:
+    """Write ``analysis.json``, ``analysis.md`` (linking the figures) and one PNG per figure
+    into the directory ``target``; return the names of the files written."""
+    target.mkdir(parents=True, exist_ok=True)
+    write_json(target / "analysis.json", analysis)
+    figures = analysis_figures(analysis)
+    lines = ["# motcoder analysis", "", *analysis_markdown(analysis)]
+    if figures:
+        lines += ["", "## Figures", ""]
+    for name, png in figures.items():
+        file = FIGURE_FILE.format(name=name)
+        (target / file).write_bytes(png)
+        lines += [f"![{name}]({file})", ""]
+    (target / "analysis.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return ["analysis.json", "analysis.md", *(FIGURE_FILE.format(name=n) for n in figures)]

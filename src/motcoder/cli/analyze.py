@@ -15,8 +15,6 @@ from motcoder.cli.common import app, console, fail, out, user_errors
 if TYPE_CHECKING:
     from motcoder.analysis.tables import AnalysisTable
 
-FIGURE_FILE = "analysis-{name}.png"
-
 
 def _rich(table: AnalysisTable) -> Table:
     """A rich table of one analysis table; its notes become the caption."""
@@ -46,11 +44,9 @@ def analyze_command(
 ) -> None:
     """Analyze judged runs: accuracy by number of functions, CPU time and peak memory of
     problems passed by both of two runs, radon maintainability, accuracy per round/turn."""
-    from motcoder.analysis.analyze import analysis_markdown, analyze_runs
+    from motcoder.analysis.analyze import analyze_runs, write_analysis
     from motcoder.analysis.loading import AnalysisError, load_runs
-    from motcoder.analysis.plots import analysis_figures
     from motcoder.analysis.tables import analysis_tables
-    from motcoder.runs import write_json
 
     target = out_dir if out_dir is not None else runs[0]
     if target.exists() and not target.is_dir():
@@ -62,17 +58,5 @@ def analyze_command(
         raise fail(str(exc)) from None
     for table in analysis_tables(analysis):
         out.print(_rich(table))
-    target.mkdir(parents=True, exist_ok=True)
-    write_json(target / "analysis.json", analysis)
-    figures = analysis_figures(analysis)
-    lines = ["# motcoder analysis", "", *analysis_markdown(analysis)]
-    if figures:
-        lines += ["", "## Figures", ""]
-    for name, png in figures.items():
-        file = FIGURE_FILE.format(name=name)
-        (target / file).write_bytes(png)
-        lines += [f"![{name}]({file})", ""]
-    (target / "analysis.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    written = ", ".join(["analysis.json", "analysis.md",
-                         *(FIGURE_FILE.format(name=n) for n in figures)])
-    console.print(f"wrote {escape(written)} to {escape(str(target))}")
+    written = write_analysis(analysis, target)
+    console.print(f"wrote {escape(', '.join(written))} to {escape(str(target))}")
