@@ -196,19 +196,23 @@ def sample_code(record: dict[str, Any] | None) -> str | None:
     return None
 
 
-def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunData:
+def load_run(path: str | os.PathLike[str], label: str | None = None, *,
+             judged_only: bool = True) -> RunData:
     """Read the run directory ``path``; ``label`` names it in tables and plots (default:
-    `default_label`). Raises `RunDirError` for a directory without verdicts and
-    `JsonlError` (file and record) for a malformed file."""
+    `default_label`). Raises `RunDirError` for a directory without verdicts — unless
+    ``judged_only`` is false and it holds a ``config.json``: a run stopped before anything
+    was judged is then read as far as it got (no verdicts; the samples written so far) —
+    and `JsonlError` (file and record) for a malformed file."""
     run_path = Path(path)
     if not run_path.is_dir():
         raise RunDirError(f"{run_path}: no such run directory — give the directory of a "
                           "`motcoder run` or `motcoder evaluate`")
     results = run_path / RunDir.RESULTS
-    if not results.is_file():
+    config_path = run_path / RunDir.CONFIG
+    started = not judged_only and config_path.is_file()
+    if not results.is_file() and not started:
         raise RunDirError(f"{run_path}: no {RunDir.RESULTS}, so nothing was judged here — run "
                           "`motcoder evaluate` (or `motcoder run`) into this directory first")
-    config_path = run_path / RunDir.CONFIG
     config = read_json(config_path) if config_path.is_file() else {}
     if not isinstance(config, dict):
         raise RunDirError(f"{config_path}: expected a JSON object, got "
@@ -218,8 +222,8 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunData:
     if summary is not None and not isinstance(summary, dict):
         raise RunDirError(f"{summary_path}: expected a JSON object — delete it and run "
                           "`motcoder evaluate --resume` to write it again")
-    verdicts = _read_verdicts(results)
-    if not verdicts:
+    verdicts = _read_verdicts(results) if results.is_file() else {}
+    if not verdicts and not started:
         raise RunDirError(f"{results}: holds no verdicts — run `motcoder evaluate` (or "
                           "`motcoder run`) into this directory first")
     samples = _read_samples(_samples_file(run_path, config))
@@ -236,12 +240,16 @@ def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunData:
 
 
 def load_runs(paths: Sequence[str | os.PathLike[str]],
-              labels: Sequence[str] | None = None) -> list[RunData]:
+              labels: Sequence[str] | None = None, *,
+              judged_only: bool = True) -> list[RunData]:
     """`load_run` for every path, with ``labels`` (one per path, or none) made unique."""
+    if not paths:
+        raise AnalysisError("give at least one run directory")
     if labels and len(labels) != len(paths):
         raise AnalysisError(f"give one label per run: {len(labels)} label(s) for "
                             f"{len(paths)} run(s)")
     if labels and len(set(labels)) != len(labels):
         raise AnalysisError(f"labels must differ from one another, got {list(labels)}")
-    runs = [load_run(p, labels[i] if labels else None) for i, p in enumerate(paths)]
+    runs = [load_run(p, labels[i] if labels else None, judged_only=judged_only)
+            for i, p in enumerate(paths)]
     return unique_labels(runs)

@@ -2,7 +2,7 @@
 
 `report.md` (`motcoder.analysis.report_md`) and `report.html`
 (`motcoder.analysis.report_html`) render the same content, built here from the runs
-(`motcoder.analysis.loading.RunData`, read by `motcoder.analysis.report_runs`):
+(`motcoder.analysis.loading.RunData`, read by `motcoder.analysis.loading.load_runs`):
 
 * `unfinished_message` — what is said of a run without ``summary.json``;
 * `settings_rows` — the settings of ``config.json``, nested keys flattened (``sampling.n``);
@@ -28,6 +28,8 @@ from typing import Any
 from motcoder.scoring.tables import NOT_AVAILABLE, comparison_rows
 
 Key = tuple[str, int, int]
+
+NOT_JUDGED = "not judged"  # the status shown for an attempt without a verdict yet
 
 
 def unfinished_message(path: Path, config: Mapping[str, Any]) -> str:
@@ -145,7 +147,7 @@ class ProblemView:
 
     @property
     def status(self) -> str:
-        return self.verdict["status"] if self.verdict else "not judged"
+        return self.verdict["status"] if self.verdict else NOT_JUDGED
 
     @property
     def difficulty(self) -> str | None:
@@ -191,7 +193,7 @@ def problem_views(samples: Mapping[Key, Mapping[str, Any]],
         first = min(by_sample)
         key = (task, first, last[first])
         history = [(r, str(_field(verdicts[(task, first, r)], "status"))
-                    if (task, first, r) in verdicts else "not judged")
+                    if (task, first, r) in verdicts else NOT_JUDGED)
                    for r in sorted(set(by_sample[first]))]
         views.append(ProblemView(
             task_id=task, key=key, sample=dict(samples.get(key) or {}),

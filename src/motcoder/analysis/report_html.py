@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from motcoder.analysis.analyze import EMPTY, analysis_markdown, analyze_runs
-from motcoder.analysis.loading import RunData
+from motcoder.analysis.loading import RunData, load_runs
 from motcoder.analysis.plots import analysis_figures
 from motcoder.analysis.report_content import (
+    NOT_JUDGED,
     ProblemView,
     clip,
     common_ks,
@@ -45,9 +46,9 @@ from motcoder.analysis.report_md import (
     turn_rows,
 )
 from motcoder.analysis.report_plots import results_chart
-from motcoder.analysis.report_runs import read_report_runs
 from motcoder.analysis.tables import SECTIONS as ANALYSIS_SECTIONS
 from motcoder.analysis.tables import analysis_tables
+from motcoder.sandbox.verdict import NOT_RUN, PASSED
 from motcoder.scoring.tables import rounds_rows, summary_rows
 
 TEXT_CLIP = 6000      # characters of a prompt, response or program
@@ -127,9 +128,9 @@ def png_figure(png: bytes, caption: str) -> str:
 
 
 def _status_class(status: str) -> str:
-    if status == "passed":
+    if status == PASSED:
         return "passed"
-    return "pending" if status in ("not judged", "not run", "not_run") else "failed"
+    return "pending" if status in (NOT_JUDGED, NOT_RUN) else "failed"
 
 
 def _status(status: str) -> str:
@@ -341,7 +342,7 @@ def write_reports(run_paths: Sequence[str | os.PathLike[str]], out: str | os.Pat
     directory ``out``; return their paths. ``labels``: one per run (default: from each
     run's settings). Runs without verdicts are reported as such and left out of the
     analysis; runs without a summary are left out of the comparison."""
-    runs = read_report_runs(run_paths, labels)
+    runs = load_runs(run_paths, labels, judged_only=False)
     judged = [run for run in runs if run.verdicts]
     analysis = analyze_runs(judged) if judged else None
     figures = analysis_figures(analysis) if analysis else {}
