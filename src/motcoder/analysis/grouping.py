@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from motcoder.scoring.metrics import ALL, DIFFICULTY_ORDER
+from motcoder.scoring.metrics import ALL, order_difficulties
 
 T = TypeVar("T")
 
 
 def ordered_groups(difficulties: Iterable[str | None]) -> list[str]:
-    """Known difficulties in their usual order, others sorted, then ``all``."""
-    names = {d for d in difficulties if d is not None}
-    known = [d for d in DIFFICULTY_ORDER if d in names]
-    return known + sorted(names - set(known)) + [ALL]
+    """The difficulties in the order of the summary tables (`order_difficulties`), then
+    ``all``."""
+    return [*order_difficulties(d for d in difficulties if d is not None), ALL]
 
 
 def grouped(items: Iterable[T], difficulty: Callable[[T], str | None],

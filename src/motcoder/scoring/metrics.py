@@ -196,7 +196,9 @@ def _natural_key(text: str) -> list[Any]:
             for part in re.split(r"(\d+)", text) if part]
 
 
-def _order_difficulties(names: Iterable[str]) -> list[str]:
+def order_difficulties(names: Iterable[str]) -> list[str]:
+    """Known difficulties in their usual order, then others in natural order (``800`` before
+    ``1200``)."""
     names = set(names)
     known = [d for d in DIFFICULTY_ORDER if d in names]
     return known + sorted(names - set(known), key=_natural_key)
@@ -256,7 +258,7 @@ def summarize(
     for s in scores:
         if s.difficulty is not None:
             by_difficulty[s.difficulty].append(s)
-    for name in _order_difficulties(by_difficulty):
+    for name in order_difficulties(by_difficulty):
         groups[name] = _group_summary(by_difficulty[name], ks, rate_ok)
     groups[ALL] = _group_summary(scores, ks, rate_ok)
 
