@@ -25,6 +25,7 @@ that the store recovers from anyway (the records lost are simply redone on resum
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -397,28 +398,31 @@ class JsonlStore:
 # JSON files and run directories
 
 
-def write_json(path: PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON atomically: a temporary file, then ``os.replace``.
-
-    Readers see either the old file or the complete new one, never a partial write. If ``obj``
-    cannot be serialised, the old file is left untouched.
-    """
+@contextlib.contextmanager
+def atomic_writer(path: PathLike) -> Iterator[IO[str]]:
+    """A UTF-8 text file that replaces ``path`` only when the ``with`` block ends without an
+    error: written to a temporary file beside it, synced, then ``os.replace``d. Readers see
+    the old file or the complete new one, never a partial write."""
     path = Path(path)
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (`atomic_writer`). If ``obj`` cannot be
+    serialised, the old file is left untouched."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    with atomic_writer(path) as fh:
+        fh.write(text)
 
 
 def read_json(path: PathLike) -> Any:

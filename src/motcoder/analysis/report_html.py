@@ -48,6 +48,7 @@ from motcoder.analysis.report_md import (
 from motcoder.analysis.report_plots import results_chart
 from motcoder.analysis.tables import SECTIONS as ANALYSIS_SECTIONS
 from motcoder.analysis.tables import analysis_tables
+from motcoder.runs import atomic_writer
 from motcoder.sandbox.verdict import NOT_RUN, PASSED
 from motcoder.scoring.tables import rounds_rows, summary_rows
 
@@ -325,10 +326,6 @@ def render_html(runs: Sequence[RunData], analysis: Mapping[str, Any] | None,
 
 
 # ----------------------------------------------------------------------------- writing
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _demote(lines: Sequence[str]) -> list[str]:
@@ -349,7 +346,9 @@ def write_reports(run_paths: Sequence[str | os.PathLike[str]], out: str | os.Pat
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     html_path, md_path = target / "report.html", target / "report.md"
-    _write(md_path, render_markdown(
-        runs, _demote(analysis_markdown(analysis)) if analysis else [], title))
-    _write(html_path, render_html(runs, analysis, figures, title))
+    with atomic_writer(md_path) as fh:
+        fh.write(render_markdown(
+            runs, _demote(analysis_markdown(analysis)) if analysis else [], title))
+    with atomic_writer(html_path) as fh:
+        fh.write(render_html(runs, analysis, figures, title))
     return html_path, md_path

@@ -22,8 +22,6 @@ names (``config["problems"]``), so that file must still be there.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +34,7 @@ from motcoder.problems.model import Problem
 from motcoder.problems.registry import load_problems
 from motcoder.prompts.render import render_prompt
 from motcoder.prompts.templates import Templates, resolve_templates
+from motcoder.runs import atomic_writer
 
 FORMATS: tuple[str, ...] = ("chat", "alpaca")
 PROMPT_STYLE: dict[str, str] = {"mot": "mot", "clean": "normal", "normal": "normal"}
@@ -78,20 +77,12 @@ def write_records(records: Iterable[Mapping[str, Any]], out: str | Path, fmt: st
     count. The file appears only once complete."""
     if fmt not in FORMATS:
         raise DatagenError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for record in records:
-                row = record if fmt == "chat" else alpaca_record(record)
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as fh:
+        for record in records:
+            row = record if fmt == "chat" else alpaca_record(record)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

@@ -52,7 +52,7 @@ from motcoder.datagen.reflection_schema import (
 from motcoder.models.base import GenerationRequest, LanguageModel, Output
 from motcoder.problems.model import Problem
 from motcoder.problems.samples import Sample
-from motcoder.runs import VOLATILE_KEYS, RunDir, write_json
+from motcoder.runs import VOLATILE_KEYS, RunDir, atomic_writer, write_json
 from motcoder.sandbox.executors import ExecutorOptions, open_sandbox
 from motcoder.sandbox.judge import Judge
 from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
@@ -329,21 +329,11 @@ def export_samples(records: Sequence[dict[str, Any]], path: Any, keep_failed: bo
     """Write the training file: the samples (schema fields only) of the kept records,
     atomically (a temporary file, then a rename). Returns how many."""
     import json
-    import tempfile
 
     kept = [parse_sample(r, f"{SEQUENCES} ({r['task_id']})").to_dict()
             for r in records if exported(r, keep_failed)]
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".reflection.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for sample in kept:
-                fh.write(json.dumps(sample, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as fh:
+        fh.writelines(json.dumps(sample, ensure_ascii=False) + "\n" for sample in kept)
     return len(kept)
 
 

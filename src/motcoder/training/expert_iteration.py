@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from motcoder.datagen.relabel import METHODS, Row, Trajectory, Turn, build_rows
+from motcoder.runs import JsonlStore, atomic_writer, read_jsonl
 from motcoder.training.settings import (
     TrainingError,
     apply_dotted,
@@ -164,15 +164,7 @@ def check_run_dir(settings: MucodeSettings) -> Path:
     return out
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def read_trajectories(path: Path) -> list[Trajectory]:
-    from motcoder.runs import read_jsonl
-
     if not path.is_file():
         return []
     return [Trajectory.from_dict(t) for record in read_jsonl(path)
@@ -212,7 +204,6 @@ def roll_out(settings: MucodeSettings, problems: list[Any], model_spec: str, pat
     """Step 1: N episodes per problem not yet in ``path``, appended problem by problem.
     ``generator``: `GeneratorOptions` (default: the model in this process)."""
     from motcoder.models.generators import open_model
-    from motcoder.runs import JsonlStore
     from motcoder.solvers.base import derive_seed
     from motcoder.solvers.multi_turn import rollout
 
@@ -265,13 +256,15 @@ def score_finals(verifier_dir: Path, trajectories: list[Trajectory], path: Path
     values = verifier.score_many([t.prompt for t in trajectories],
                                  [t.final.response for t in trajectories])
     scores = {f"{t.task_id}#{t.index}": v for t, v in zip(trajectories, values, strict=True)}
-    _write_atomic(path, json.dumps(scores, indent=1) + "\n")
+    with atomic_writer(path) as fh:
+        fh.write(json.dumps(scores, indent=1) + "\n")
     return scores
 
 
 def write_rows(rows: list[Row], path: Path) -> None:
     """Step 4's output: chat records, written at once (atomic rename)."""
-    _write_atomic(path, "".join(json.dumps(r.chat_record()) + "\n" for r in rows))
+    with atomic_writer(path) as fh:
+        fh.writelines(json.dumps(r.chat_record()) + "\n" for r in rows)
 
 
 def final_turn_only(data_files: list[Path], record: Path | None = None
