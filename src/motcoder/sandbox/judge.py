@@ -74,6 +74,26 @@ class Recording:
     calls: list[Any] | None
     problem: str = ""  # why recording failed, when calls is None
 
+    @functools.cached_property
+    def arguments(self) -> list[tuple[Any, Any]]:
+        """The recorded calls decoded once into ``(args, kwargs)``, as the child takes them."""
+        return [_decoded(call) for call in self.calls or []]
+
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        """Each recorded call as the text a replay looks it up by (computed once, not per
+        judged sample)."""
+        return [_call_key(call) for call in self.calls or []]
+
+
+def _call_key(call: Any) -> str:
+    return json.dumps(call)
+
+
+def _decoded(call: Any) -> tuple[Any, Any]:
+    encoded_args, encoded_kwargs = call
+    return tuple(codec.decode(encoded_args)), codec.decode(encoded_kwargs)
+
 
 def _clip(text: str, limit: int = MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
@@ -153,10 +173,10 @@ class _Replayer:
     the judge can run the candidate once more with it.
     """
 
-    def __init__(self, calls: list[Any], answers: list[Any]) -> None:
+    def __init__(self, keys: list[str], answers: list[Any]) -> None:
         self.queues: dict[str, list[int]] = {}
-        for i, call in enumerate(calls):
-            self.queues.setdefault(json.dumps(call), []).append(i)
+        for i, key in enumerate(keys):
+            self.queues.setdefault(key, []).append(i)
         self.answers = answers
         self.missing: list[Any] = []
 
@@ -166,7 +186,7 @@ class _Replayer:
         except codec.Unencodable as exc:
             raise _ReplayDiverged(
                 f"the check passed an argument that cannot be sent: {exc}") from None
-        queue = self.queues.get(json.dumps(call))
+        queue = self.queues.get(_call_key(call))
         if not queue:
             self.missing.append(call)
             raise _ReplayDiverged("the check made a call that was not run")
@@ -193,7 +213,7 @@ def _failing_line(script: str, exc: BaseException) -> str:
 @functools.lru_cache(maxsize=4096)
 def _compiled(source: str, filename: str) -> Any:
     """Trusted benchmark code (references, setup, scripts) is compiled once."""
-    return compile(source, filename, "exec")
+    return compile(source, filename, "exec", dont_inherit=True)
 
 
 class Judge:
@@ -308,7 +328,7 @@ class Judge:
 
     def _call(self, problem: Problem, code: str, test: Test, index: int,
               cpu: float) -> TestOutcome:
-        call = [codec.encode(list(test.args)), codec.encode({})]
+        call = _decoded([codec.encode(list(test.args)), codec.encode({})])
         raw = self._execute(problem, {"mode": "calls", "code": code, "fn": problem.entry_point,
                                       "calls": [call], "setup": problem.setup_code}, cpu)
         message = read_message(raw)
@@ -340,10 +360,10 @@ class Judge:
         if recording.calls is None:
             # No reference to record against: the only case judged inside the child.
             return self._assert_in_child(problem, code, test, index, cpu), TRUST_IN_CHILD
-        calls = list(recording.calls)
+        arguments, keys = list(recording.arguments), list(recording.keys)
         for _ in range(MAX_REPLAY_ROUNDS):
             raw = self._execute(problem, {"mode": "calls", "code": code,
-                                          "fn": problem.entry_point, "calls": calls,
+                                          "fn": problem.entry_point, "calls": arguments,
                                           "setup": problem.setup_code}, cpu)
             message = read_message(raw)
             if message[:1] == ["load_error"]:
@@ -352,7 +372,7 @@ class Judge:
             failure = process_failure(raw, cpu, self.limits.output_mb)
             if failure and failure[0] != RUNTIME_ERROR:
                 return self._outcome(index, test, raw, *failure), TRUST_PARENT
-            replayer = _Replayer(calls, _answers(message))
+            replayer = _Replayer(keys, _answers(message))
             try:
                 status, text = self._replay(problem, test, replayer)
             except _MissingResult:
@@ -361,7 +381,9 @@ class Judge:
             except _ReplayDiverged as exc:
                 if not replayer.missing:  # arguments that cannot even be sent
                     return self._outcome(index, test, raw, WRONG_ANSWER, str(exc)), TRUST_PARENT
-                calls += replayer.missing  # run the candidate again, with those calls too
+                # Run the candidate again, with those calls too.
+                arguments += [_decoded(call) for call in replayer.missing]
+                keys += [_call_key(call) for call in replayer.missing]
                 continue
             return self._outcome(index, test, raw, status, text), TRUST_PARENT
         # The check kept asking for calls the candidate's own answers led to. Never guessed,
@@ -465,7 +487,14 @@ class Judge:
         if self.cache is None or not problem.solutions:
             return None
         calls = self.cache.get(self._cache_key(problem, test))
-        return Recording(calls) if calls is not None else None
+        if calls is None:
+            return None
+        recording = Recording(calls)
+        try:
+            recording.arguments  # noqa: B018 - a damaged entry is a miss, not a crash
+        except (codec.CodecError, TypeError, ValueError):
+            return None
+        return recording
 
     def _remember(self, problem: Problem, test: Test, recording: Recording,
                   save: bool = True) -> None:

@@ -165,7 +165,7 @@ FORK_SYSCALLS = ("fork", "vfork")
 KILL_SYSCALLS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
 
 
-def build_seccomp_filter(allow_kill: bool, notify_forks: bool = False) -> bytes:
+def build_seccomp_filter(notify_forks: bool = False) -> bytes:
     """Compile the seccomp filter to BPF bytes (default allow, a deny list).
 
     * no new processes: fork/vfork and clone without CLONE_THREAD are refused (or, with
@@ -173,7 +173,8 @@ def build_seccomp_filter(allow_kill: bool, notify_forks: bool = False) -> bytes:
       clone3 answered ENOSYS so libc falls back to clone, execve denied;
     * no network: sockets of any family but AF_UNIX denied;
     * no escape: mount, namespaces, ptrace, module loading and friends denied;
-    * signals to other processes denied unless a PID namespace already confines them.
+    * no signals to any process (the zygote that forks the children shares their PID
+      namespace; a program that signals itself is refused too).
     """
     import tempfile
 
@@ -181,7 +182,7 @@ def build_seccomp_filter(allow_kill: bool, notify_forks: bool = False) -> bytes:
 
     fork_action = sc.NOTIFY if notify_forks else sc.ERRNO(errno.EPERM)
     filt = sc.SyscallFilter(defaction=sc.ALLOW)
-    for name in DENIED_SYSCALLS + (() if allow_kill else KILL_SYSCALLS):
+    for name in DENIED_SYSCALLS + KILL_SYSCALLS:
         try:
             filt.add_rule(sc.ERRNO(errno.EPERM), name)
         except (RuntimeError, ValueError, OSError):

@@ -9,7 +9,9 @@ time. A server that dies is replaced and the request retried once.
 
 from __future__ import annotations
 
+import functools
 import json
+import marshal
 import os
 import queue
 import shutil
@@ -20,7 +22,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from motcoder.sandbox.forkserver import recv, send
+from motcoder.sandbox.child import compile_source
+from motcoder.sandbox.forkserver import dumps, recv, send
 
 
 class SandboxError(RuntimeError):
@@ -61,17 +64,17 @@ _SECCOMP_CACHE: dict[str, str] = {}
 
 
 def seccomp_programs() -> dict[str, str]:
-    """The three BPF programs a fork-server may install (hex), compiled here once: with
-    forks sent to a supervisor, or refused in each child with or without a PID namespace.
-    (Compiled here, not in the server: importing pyseccomp there would import threading,
-    whose at-fork hook would then run in every child.)"""
+    """The two BPF programs a fork-server may install (hex), compiled here once: with
+    forks sent to a supervisor (installed once in the zygote), or refused (installed in each
+    child). Neither lets a child signal another process: the zygote shares the children's
+    PID namespace. (Compiled here, not in the server: importing pyseccomp there would
+    import threading, whose at-fork hook would then run in every child.)"""
     if not _SECCOMP_CACHE:
         from motcoder.sandbox.kernel import build_seccomp_filter
 
         _SECCOMP_CACHE.update({
-            "supervised": build_seccomp_filter(allow_kill=True, notify_forks=True).hex(),
-            "pid_namespace": build_seccomp_filter(allow_kill=True).hex(),
-            "no_pid_namespace": build_seccomp_filter(allow_kill=False).hex(),
+            "supervised": build_seccomp_filter(notify_forks=True).hex(),
+            "per_child": build_seccomp_filter().hex(),
         })
     return _SECCOMP_CACHE
 
@@ -93,6 +96,21 @@ def default_hidden_paths() -> list[str]:
     except (ImportError, ModuleNotFoundError, TypeError):
         pass
     return [p for p in paths if os.path.exists(p)]
+
+
+@functools.lru_cache(maxsize=256)
+def precompile(source: str) -> bytes | None:
+    """The program compiled here, marshalled for the child, or None when it does not compile
+    (the child then compiles the source itself and reports the error as before).
+
+    Compiling only parses and translates the text; nothing of it runs here. It is done once
+    per program (a program run on many tests is compiled once) and spares each child the
+    compiler's work and the memory it would touch after the fork.
+    """
+    try:
+        return marshal.dumps(compile_source(source, "solution.py"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
 
 
 class _Server:
@@ -121,6 +139,7 @@ class _Server:
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
+            "LD_BIND_NOW": "1",
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-s", "-m", "motcoder.sandbox.forkserver",
@@ -214,8 +233,14 @@ class Sandbox:
         """Run one program; ``request`` holds mode, code and mode-specific fields."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
-        req = {**request, "op": "run", "cpu": cpu, "wall": wall, "mem_mb": mem_mb,
-               "out_mb": out_mb}
+        limits = {"cpu": cpu, "mem_mb": mem_mb, "out_mb": out_mb}
+        child = {**request, **limits}
+        stdin = child.pop("stdin", None) or b""
+        if isinstance(child.get("code"), str):
+            child["compiled"] = precompile(child["code"])
+        req = {"op": "run", "wall": wall, **limits,
+               "stdin": stdin.encode() if isinstance(stdin, str) else stdin,
+               "child": dumps(child)}
         server = self._idle.get()
         try:
             try:

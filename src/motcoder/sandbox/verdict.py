@@ -80,7 +80,11 @@ class Verdict:
         return max((t.peak_memory_mb for t in self.tests), default=0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Field by field rather than dataclasses.asdict, whose deep copy of every value
+        # was a tenth of the harness's time on large evaluations.
+        data = {f.name: getattr(self, f.name) for f in _VERDICT_FIELDS}
+        data["tests"] = [{f.name: getattr(t, f.name) for f in _OUTCOME_FIELDS}
+                         for t in self.tests]
         data["passed_tests"] = self.passed_tests
         data["total_tests"] = self.total_tests
         data["cpu_time"] = self.cpu_time
@@ -93,3 +97,7 @@ class Verdict:
         kept = {k: v for k, v in data.items() if k in names}
         kept["tests"] = [TestOutcome(**t) for t in data.get("tests", [])]
         return cls(**kept)
+
+
+_VERDICT_FIELDS = dataclasses.fields(Verdict)
+_OUTCOME_FIELDS = dataclasses.fields(TestOutcome)
