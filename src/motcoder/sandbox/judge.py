@@ -171,26 +171,31 @@ class _Replayer:
     call that was not run (other arguments, or the same ones once more — e.g. an assertion
     message that calls the candidate again) is noted in ``missing`` and ends the replay, so
     the judge can run the candidate once more with it.
+
+    Calls are matched by their wire encoding. The usual case — the script calls again with
+    exactly the recorded arguments, in the recorded order — is recognised by comparing the
+    values themselves (`_same`: equal values of the very same types, which encode alike),
+    without encoding them.
     """
 
-    def __init__(self, keys: list[str], answers: list[Any]) -> None:
-        self.queues: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            self.queues.setdefault(key, []).append(i)
+    def __init__(self, keys: list[str], arguments: list[tuple[Any, Any]],
+                 answers: list[Any]) -> None:
+        self.keys = keys
+        self.arguments = arguments
         self.answers = answers
+        self.used = [False] * len(keys)
+        self.next = 0  # no recorded call before this one is still unused
+        self.queues: dict[str, list[int]] | None = None  # built on the first other call
         self.missing: list[Any] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            call = [codec.encode(list(args)), codec.encode(kwargs)]
-        except codec.Unencodable as exc:
-            raise _ReplayDiverged(
-                f"the check passed an argument that cannot be sent: {exc}") from None
-        queue = self.queues.get(_call_key(call))
-        if not queue:
-            self.missing.append(call)
-            raise _ReplayDiverged("the check made a call that was not run")
-        index = queue.pop(0)
+        while self.next < len(self.used) and self.used[self.next]:
+            self.next += 1
+        index = self.next
+        if not (index < len(self.arguments) and _same(args, self.arguments[index][0])
+                and _same(kwargs, self.arguments[index][1])):
+            index = self._lookup(args, kwargs)
+        self.used[index] = True
         if index >= len(self.answers):
             raise _MissingResult
         kind, *payload = self.answers[index]
@@ -199,6 +204,49 @@ class _Replayer:
         if kind == "unenc":
             return codec.Opaque(str(payload[0]))
         raise _rebuild_exception(str(payload[0]))
+
+    def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+        """The first unused recorded call with the same encoding, else a divergence."""
+        try:
+            call = [codec.encode(list(args)), codec.encode(kwargs)]
+        except codec.Unencodable as exc:
+            raise _ReplayDiverged(
+                f"the check passed an argument that cannot be sent: {exc}") from None
+        if self.queues is None:
+            self.queues = {}
+            for i, key in enumerate(self.keys):
+                self.queues.setdefault(key, []).append(i)
+        queue = self.queues.get(_call_key(call), [])
+        while queue and self.used[queue[0]]:
+            queue.pop(0)
+        if not queue:
+            self.missing.append(call)
+            raise _ReplayDiverged("the check made a call that was not run")
+        return queue.pop(0)
+
+
+_EXACT = (type(None), bool, int, str, bytes)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """True only when ``a`` and ``b`` are equal values of the very same builtin types (so
+    their encodings are equal); anything else — sets, dicts, subclasses, NaN, very deep
+    values — answers False and is compared by encoding instead."""
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t in _EXACT:
+        return a == b
+    if t is float:
+        return a == b and (a != 0.0 or repr(a) == repr(b))  # 0.0 and -0.0 encode apart
+    if t is list or t is tuple:
+        try:
+            return len(a) == len(b) and all(map(_same, a, b))
+        except RecursionError:
+            return False
+    if t is dict and not a and not b:
+        return True  # no keyword arguments: the usual case
+    return False
 
 
 def _failing_line(script: str, exc: BaseException) -> str:
@@ -372,7 +420,7 @@ class Judge:
             failure = process_failure(raw, cpu, self.limits.output_mb)
             if failure and failure[0] != RUNTIME_ERROR:
                 return self._outcome(index, test, raw, *failure), TRUST_PARENT
-            replayer = _Replayer(keys, _answers(message))
+            replayer = _Replayer(keys, arguments, _answers(message))
             try:
                 status, text = self._replay(problem, test, replayer)
             except _MissingResult:
