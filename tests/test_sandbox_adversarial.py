@@ -327,6 +327,28 @@ def test_test_data_and_harness_memory_are_unreadable(sum_stdio_problem, tmp_path
     assert "blind" in verdict.tests[0].message
 
 
+def test_other_processes_files_are_out_of_reach(judge, sum_stdio_problem):
+    """The fork-server (PID 1) holds the pipes to the harness: a program that could open
+    /proc/1/fd/* could write a forged reply. No other process's fds or memory may open."""
+    code = (
+        "import os\n"
+        "opened = []\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if not pid.isdigit() or int(pid) == os.getpid():\n"
+        "        continue\n"
+        "    for name in ['mem'] + [f'fd/{fd}' for fd in range(32)]:\n"
+        "        try:\n"
+        "            os.close(os.open(f'/proc/{pid}/{name}', os.O_RDONLY))\n"
+        "            opened.append(f'{pid}/{name}')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print(5 if opened else 'blind', opened)\n"
+    )
+    verdict = run(judge, sum_stdio_problem, code)
+    assert_fails(verdict)
+    assert "blind" in verdict.tests[0].message, verdict
+
+
 def test_hanging_finalizers_do_not_hang_the_harness(judge, sum_stdio_problem):
     atexit_code = "import atexit\natexit.register(lambda: [None for _ in iter(int, 1)])\nprint(4)\n"
     start = time.monotonic()

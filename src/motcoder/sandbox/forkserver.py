@@ -176,6 +176,11 @@ class Server:
                 pass
         # no_new_privs first: needed to install seccomp filters, inherited by every child.
         kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
+        # Not dumpable (inherited by the zygote and every child): a process of the same user
+        # may then not open another's /proc/PID/fd or mem — without it a program could reach
+        # the server's pipes to the harness through /proc/1/fd and forge a reply.
+        kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
+        self.layers["proc_access"] = "none to other processes (not dumpable)"
         self.layers["pid_namespace"] = "yes" if self.in_pid_ns else "no"
         self.layers["rlimits"] = "cpu, address space, file size, open files, core"
         # The server needs no capability once its mounts are in place; children inherit none.
