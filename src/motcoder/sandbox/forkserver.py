@@ -312,6 +312,14 @@ class Server:
             raise OSError(-pid, f"fork failed: {os.strerror(-pid)}")
         self.warm = (pid, fds, req_w, rundir)
 
+    def try_prefork(self) -> None:
+        """Prefork if possible; a failure (no more processes, say) is reported by the run
+        that needs the child, which tries again."""
+        try:
+            self.prefork()
+        except OSError:
+            pass
+
     def discard_warm(self) -> None:
         if self.warm is not None:
             pid, fds, req_w, rundir = self.warm
@@ -580,7 +588,7 @@ def main() -> None:
     server.start_zygote((rfd, wfd))
     send(wfd, {"ready": True, **server.info()})
     try:
-        server.prefork()
+        server.try_prefork()
         while True:
             try:
                 req = recv(rfd)
@@ -597,7 +605,7 @@ def main() -> None:
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             send(wfd, reply)
             if op == "run":
-                server.prefork()
+                server.try_prefork()
     except ZygoteLost:
         os._exit(1)  # the harness sees the end of the pipe and starts another server
     server.discard_warm()
