@@ -223,6 +223,30 @@ def test_batch_window_stretches_only_under_concurrent_load():
     assert b.window(8) == 0.005                     # never below the base window
 
 
+def test_a_burst_reaching_an_idle_server_is_taken_whole():
+    """Requests 10 ms apart, each well within reach of the one before: a fixed 25 ms window
+    would split them; the window that each arrival keeps open takes all eight."""
+    import asyncio
+
+    from motcoder.models.serve import Batcher
+
+    async def burst() -> list[int]:
+        model = ScriptedModel(delay=0.01)
+        b = Batcher(model, batch_window=0.025, max_batch_window=0.5)
+        await b.start()
+        try:
+            tasks = []
+            for i in range(8):
+                tasks.append(asyncio.create_task(b.submit([GenerationRequest(prompt=f"p{i}")])))
+                await asyncio.sleep(0.01)
+            await asyncio.gather(*tasks)
+        finally:
+            await b.stop()
+        return model.batches
+
+    assert asyncio.run(burst()) == [8]
+
+
 def test_closed_loop_clients_fill_whole_batches():
     """16 clients, each sending its next request when its answer arrives: after warm-up the
     server runs (nearly) full batches of 16, not 1, 15, 1, 15, ..."""

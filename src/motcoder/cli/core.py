@@ -327,6 +327,8 @@ def serve(
     batch_size: int = typer.Option(32, min=1, help="Most requests batched per model call."),
     batch_window_ms: float = typer.Option(5.0, min=0.0, help="How long to gather a batch."),
     served_model_name: str | None = typer.Option(None, help="Name reported by /v1/models."),
+    prefix_cache: bool = typer.Option(True, help="Reuse the states of prompt prefixes that "
+                                      "requests share (transformers backend)."),
 ) -> None:
     """Serve a local model through an OpenAI-compatible HTTP API (/v1/chat/completions,
     /v1/completions, /v1/models)."""
@@ -334,7 +336,8 @@ def serve(
     from motcoder.models.serve import serve as serve_model
 
     try:
-        lm = load_model(model, device=device, dtype=dtype)
+        lm = load_model(model, device=device, dtype=dtype,
+                        prefix_cache=None if prefix_cache else False)
     except user_errors() as exc:
         raise fail(str(exc)) from None
     console.print(f"serving {escape(lm.name)} on http://{host}:{port}/v1")

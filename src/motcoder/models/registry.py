@@ -42,7 +42,7 @@ ACCEPTED_FORMS = (
 
 TRANSFORMERS_OPTIONS = frozenset({"device", "dtype", "batch_size", "max_model_len",
                                   "trust_remote_code", "seed", "threads", "name",
-                                  "cache_dir"})
+                                  "cache_dir", "prefix_cache"})
 VLLM_OPTIONS = frozenset({"dtype", "max_model_len", "tensor_parallel_size", "seed",
                           "gpu_memory_utilization", "trust_remote_code", "name",
                           "enforce_eager", "enable_prefix_caching", "max_num_seqs",
@@ -170,7 +170,7 @@ def load_model(spec: str | ModelSpec | None = None, **options: Any) -> LanguageM
 
     transformers (embedded, hf, gguf): device ("auto" | "cpu" | "cuda"), dtype ("auto" |
     "float32" | "bfloat16" | "float16"), batch_size, max_model_len, trust_remote_code, seed,
-    threads, name, cache_dir (GGUF conversions). vLLM: dtype, max_model_len,
+    threads, name, cache_dir (GGUF conversions), prefix_cache. vLLM: dtype, max_model_len,
     tensor_parallel_size, seed, gpu_memory_utilization, ... openai: the keyword arguments
     of `OpenAIModel` (api_key, max_concurrency, timeout, max_retries, ...).
     """

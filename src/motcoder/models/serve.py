@@ -3,10 +3,10 @@
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/completions``
 (``n``, ``temperature``, ``top_p``, ``max_tokens``, ``stop`` as a string or a list, ``seed``;
 a completions ``prompt`` may be a list of strings), ``GET /health`` and ``GET /v1/stats``
-(batching counters). Answers follow the OpenAI schema; each choice also carries
-``completion_tokens`` (an extension the `OpenAIModel` client reads). Bad requests get HTTP 400
-with an OpenAI-style body ``{"error": {"message", "type", "param", "code"}}``; ``stream=true``
-is refused that way too.
+(batching counters, and the transformers backend's prompt-prefix reuse). Answers follow the
+OpenAI schema; each choice also carries ``completion_tokens`` (an extension the `OpenAIModel`
+client reads). Bad requests get HTTP 400 with an OpenAI-style body ``{"error": {"message",
+"type", "param", "code"}}``; ``stream=true`` is refused that way too.
 
 Concurrent requests are batched: a background worker takes the first waiting request, gathers
 more for up to ``batch_window`` seconds (longer under concurrent load, see `Batcher`) or until
@@ -195,6 +195,8 @@ class Batcher:
     soon as that many requests are in. Clients whose answers just went out resubmit a few ms
     later; without the stretch, a lone early request would take a whole generate call for
     itself (batches of 1, 15, 1, 15, ... instead of 16, 16, ... with 16 closed-loop clients).
+    Each request that arrives while a batch gathers keeps it open another ``batch_window``
+    (up to ``max_batch_window`` in all), so a burst reaching an idle server is taken whole.
     A lone client never waits more than ``batch_window``.
     """
 
@@ -259,7 +261,8 @@ class Batcher:
         loop = asyncio.get_running_loop()
         batch = [await self._queue.get()]
         concurrency, self._peak = self._peak, self._queue.qsize() + 1
-        deadline = loop.time() + self.window(concurrency)
+        start = loop.time()
+        deadline = start + self.window(concurrency)
         enough = min(self.batch_size, concurrency) if concurrency > 1 else self.batch_size
         while len(batch) < self.batch_size:
             try:
@@ -276,6 +279,8 @@ class Batcher:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))
             except asyncio.TimeoutError:
                 break
+            deadline = max(deadline, min(start + self.max_batch_window,
+                                         loop.time() + self.batch_window))
         return [it for it in batch if not it.future.done()]  # drop abandoned requests
 
     async def _generate(self, requests: list[GenerationRequest]) -> list[Completion]:
@@ -417,7 +422,11 @@ def build_app(model: LanguageModel, *, batch_size: int = 32, batch_window: float
 
     @app.get("/v1/stats")
     async def stats() -> dict[str, Any]:
-        return batcher.stats.to_dict()
+        out = batcher.stats.to_dict()
+        prefix = getattr(model, "prefix_cache", None)  # the transformers backend's reuse
+        if prefix is not None:
+            out["prefix_cache"] = prefix.stats.to_dict()
+        return out
 
     async def run(requests: list[GenerationRequest], chat: bool) -> Any:
         try:
@@ -621,6 +630,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--dtype", default=None, help="auto | float32 | bfloat16 | float16")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-prefix-cache", action="store_true",
+                        help="compute every prompt in full (transformers backend)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
@@ -628,7 +639,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                    batch_window=args.batch_window_ms / 1000,
                    max_batch_window=args.max_batch_window_ms / 1000,
                    served_model_name=args.served_model_name, log_level=args.log_level,
-                   device=args.device, dtype=args.dtype, threads=args.threads)
+                   device=args.device, dtype=args.dtype, threads=args.threads,
+                   prefix_cache=False if args.no_prefix_cache else None)
     except ModelError as e:
         parser.exit(2, f"error: {e}\n")
     except KeyboardInterrupt:

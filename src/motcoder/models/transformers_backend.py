@@ -22,6 +22,14 @@ How requests become tokens:
   cut before the first stop string. ``finish_reason`` is "stop" for EOS or a stop string and
   "length" when ``max_new_tokens`` (or the model's context length) ran out.
 
+Prompt prefixes that requests share (a system prompt, a one-shot example) are computed once
+and reused (`motcoder.models.prefix_cache`): a batch's rows become ``[shared prefix][left
+padding][own suffix]`` and only the suffixes are run through the model, on top of a copy of the
+stored prefix states. Key/value states live in a preallocated `StaticCache` (filled in place),
+because the default cache copies all of them at every new token. ``prefix_cache=False`` turns
+the reuse off; models whose cache is not plain full attention (sliding windows, linear
+attention) generate without either.
+
 ``Output.tokens`` counts the generated tokens up to and including the one that ended the row
 (EOS, or the token that completed a stop string); ``Completion.prompt_tokens`` counts the
 prompt's tokens.
@@ -42,6 +50,7 @@ from typing import Any
 import torch
 
 from motcoder.models.base import Completion, GenerationRequest, ModelError, Output
+from motcoder.models.prefix_cache import PrefixCache, States
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32, "fp32": torch.float32,
@@ -207,6 +216,7 @@ class TransformersModel:
     (prompt + new tokens); default the model's ``max_position_embeddings``.
     ``threads``: torch CPU threads (default: torch's own choice, one per core).
     ``cache_dir``: where GGUF conversions are cached (default ``$MOTCODER_CACHE/models``).
+    ``prefix_cache``: reuse the states of prompt prefixes shared between requests (default on).
 
     ``loaded_from`` says where the weights came from: "pretrained" (checkpoint or hub),
     "gguf" (GGUF dequantised in this process) or "gguf-cache" (the cached conversion).
@@ -217,7 +227,7 @@ class TransformersModel:
                  max_model_len: int | None = None, trust_remote_code: bool = False,
                  seed: int | None = None, threads: int | None = None,
                  name: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                 ) -> None:
+                 prefix_cache: bool = True) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if threads is not None:
@@ -264,6 +274,20 @@ class TransformersModel:
             self.pad_id = 0
         config_len = getattr(model.config, "max_position_embeddings", None)
         self.max_model_len = max_model_len or config_len
+        self.static_cache = self._plain_attention()
+        self.prefix_cache = PrefixCache() if prefix_cache and self.static_cache else None
+
+    def _plain_attention(self) -> bool:
+        """Whether every layer caches plain full-attention states (so the states can be
+        preallocated, cut and copied)."""
+        from transformers import StaticCache
+        from transformers.cache_utils import StaticLayer
+
+        try:
+            layers = StaticCache(config=self.model.config, max_cache_len=2).layers
+        except Exception:  # a model the static cache does not know
+            return False
+        return bool(layers) and all(type(layer) is StaticLayer for layer in layers)
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -370,27 +394,67 @@ class TransformersModel:
                                       for _ in range(req.n)]
         return completions
 
+    def _extend(self, base: States | None, start: int, tokens: Sequence[int]) -> States:
+        """The states of ``tokens`` (batch 1), computed on top of those of ``tokens[:start]``."""
+        from transformers import DynamicCache
+
+        device = self.model.device
+        cache = DynamicCache(config=self.model.config)
+        for i, (keys, values) in enumerate(base or []):
+            cache.update(keys, values, i)
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([list(tokens[start:])], device=device),
+                       position_ids=torch.arange(start, len(tokens), device=device)[None],
+                       cache=cache, use_cache=True, logits_to_keep=1)
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _cache(self, rows: list[_Row], prefix: int, length: int) -> Any:
+        """A preallocated cache for ``rows`` holding ``length`` tokens, its first ``prefix``
+        positions filled from the prefix cache; None to let ``generate`` make its own."""
+        if not self.static_cache:
+            return None
+        from transformers import StaticCache
+
+        cache = StaticCache(config=self.model.config, max_cache_len=length)
+        if prefix:
+            assert self.prefix_cache is not None
+            states = self.prefix_cache.states(rows[0].prompt_ids[:prefix], self._extend)
+            for layer, (keys, values) in zip(cache.layers, states, strict=True):
+                layer.update(keys.expand(len(rows), -1, -1, -1),
+                             values.expand(len(rows), -1, -1, -1))
+        return cache
+
     def _run_batch(self, rows: list[_Row]) -> None:
         from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
-        width = max(len(r.prompt_ids) for r in rows)
+        prompts = [r.prompt_ids for r in rows]
+        prefix = self.prefix_cache.choose(prompts) if self.prefix_cache else 0
+        # [shared prefix][left padding][own suffix]: positions follow the attention mask, so
+        # padding between the two parts is invisible to the model.
+        width = prefix + max(len(p) - prefix for p in prompts)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row.prompt_ids)
-            input_ids[i, width - n:] = torch.tensor(row.prompt_ids, dtype=torch.long)
+        for i, ids in enumerate(prompts):
+            n = len(ids) - prefix
+            input_ids[i, :prefix] = torch.tensor(ids[:prefix], dtype=torch.long)
+            attention[i, :prefix] = 1
+            input_ids[i, width - n:] = torch.tensor(ids[prefix:], dtype=torch.long)
             attention[i, width - n:] = 1
         device = self.model.device
+        max_new_tokens = max(r.max_new_tokens for r in rows)
+        cache = self._cache(rows, prefix, width + max_new_tokens)
+        if self.prefix_cache:
+            self.prefix_cache.remember(prompts)
         stopper = _RowStopper(rows, width, self.eos_ids, self.tokenizer)
         config = GenerationConfig(
-            max_new_tokens=max(r.max_new_tokens for r in rows), do_sample=False, num_beams=1,
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
             temperature=1.0, top_p=1.0, top_k=None, repetition_penalty=1.0,
             eos_token_id=sorted(self.eos_ids) or None, pad_token_id=self.pad_id,
         )
         with torch.inference_mode():
             output = self.model.generate(
                 input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                generation_config=config,
+                generation_config=config, cache=cache,
                 logits_processor=LogitsProcessorList([_RowSampler(rows, device)]),
                 stopping_criteria=StoppingCriteriaList([stopper]),
             )
