@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # One (keys, values) pair per layer, each [1, heads, tokens, head_dim].
@@ -56,8 +56,7 @@ class PrefixStats:
     computed_tokens: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"hits": self.hits, "reused_tokens": self.reused_tokens,
-                "computed_tokens": self.computed_tokens}
+        return asdict(self)
 
 
 @dataclass
