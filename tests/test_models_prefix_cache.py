@@ -119,6 +119,7 @@ def requests(max_new_tokens=20):
 def test_reusing_shared_prefixes_changes_no_output(pair):
     reusing, plain = pair
     assert reusing.prefix_cache is not None and plain.prefix_cache is None
+    assert reusing.model.config._attn_implementation == "motcoder_prefix"
     expected = [plain.generate([r])[0].texts for r in requests()]
     singles = [reusing.generate([r])[0].texts for r in requests()]
     batched = [c.texts for c in reusing.generate(requests())]   # suffixes of unequal length

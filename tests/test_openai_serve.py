@@ -247,6 +247,33 @@ def test_a_burst_reaching_an_idle_server_is_taken_whole():
     assert asyncio.run(burst()) == [8]
 
 
+def test_requests_gathered_one_by_one_count_as_concurrent_load():
+    """8 closed-loop clients whose next requests come back spread over ~50 ms (wider than the
+    5 ms window): the requests a batch took in one at a time count as in flight, so the next
+    batch waits for all eight instead of closing at the first two."""
+    import asyncio
+
+    from motcoder.models.serve import Batcher
+
+    async def rounds() -> list[int]:
+        model = ScriptedModel(delay=0.4)
+        b = Batcher(model, batch_size=8, batch_window=0.005, max_batch_window=0.1)
+        await b.start()
+
+        async def client(i: int) -> None:
+            for r in range(4):
+                await b.submit([GenerationRequest(prompt=f"c{i}r{r}")])
+                await asyncio.sleep(0.007 * i)
+
+        try:
+            await asyncio.gather(*(client(i) for i in range(8)))
+        finally:
+            await b.stop()
+        return model.batches
+
+    assert asyncio.run(rounds()) == [8, 8, 8, 8]
+
+
 def test_closed_loop_clients_fill_whole_batches():
     """16 clients, each sending its next request when its answer arrives: after warm-up the
     server runs (nearly) full batches of 16, not 1, 15, 1, 15, ..."""

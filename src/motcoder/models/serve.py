@@ -211,8 +211,8 @@ class Batcher:
         self.batch_window = max(0.0, batch_window)
         self.max_batch_window = max(self.batch_window, max_batch_window)
         self._last_seconds = 0.0   # duration of the previous generate call
-        self._running = 0          # requests in the generate call under way
-        self._peak = 0             # most requests waiting or running since the batch started
+        self._in_flight = 0        # requests submitted and not yet answered
+        self._peak = 0             # most requests in flight since the batch started
         self.stats = ServerStats()
         self._queue: asyncio.Queue[_Item] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -241,13 +241,18 @@ class Batcher:
         self.stats.http_requests += 1
         for it in items:
             self._queue.put_nowait(it)
-        self._peak = max(self._peak, self._queue.qsize() + self._running)
+        # Counted here, not from the queue: a batch being gathered takes requests out of the
+        # queue one by one, and they are still in flight.
+        self._in_flight += len(items)
+        self._peak = max(self._peak, self._in_flight)
         try:
             return list(await asyncio.gather(*(it.future for it in items)))
         except BaseException:
             for it in items:
                 it.future.cancel()
             raise
+        finally:
+            self._in_flight -= len(items)
 
     def window(self, concurrency: int) -> float:
         """How long a batch gathers requests, given how many were recently in at once."""
@@ -288,11 +293,10 @@ class Batcher:
         self.stats.generate_calls += 1
         self.stats.max_batch = max(self.stats.max_batch, len(requests))
         t0 = loop.time()
-        self._running = len(requests)
         try:
             results = await loop.run_in_executor(self._executor, self.model.generate, requests)
         finally:
-            self._running, self._last_seconds = 0, loop.time() - t0
+            self._last_seconds = loop.time() - t0
         if len(results) != len(requests):
             raise ModelError(f"{self.model.name} returned {len(results)} completions "
                              f"for {len(requests)} requests")

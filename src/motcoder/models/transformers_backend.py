@@ -25,7 +25,8 @@ How requests become tokens:
 Prompt prefixes that requests share (a system prompt, a one-shot example) are computed once
 and reused (`motcoder.models.prefix_cache`): a batch's rows become ``[shared prefix][left
 padding][own suffix]`` and only the suffixes are run through the model, on top of a copy of the
-stored prefix states. Key/value states live in a preallocated `StaticCache` (filled in place),
+stored prefix states; on CPU, attention reads the prefix's states once for the whole batch
+(`motcoder.models.prefix_attention`). Key/value states live in a preallocated `StaticCache` (filled in place),
 because the default cache copies all of them at every new token. ``prefix_cache=False`` turns
 the reuse off; models whose cache is not plain full attention (sliding windows, linear
 attention) generate without either.
@@ -50,6 +51,7 @@ from typing import Any
 import torch
 
 from motcoder.models.base import Completion, GenerationRequest, ModelError, Output
+from motcoder.models import prefix_attention
 from motcoder.models.prefix_cache import PrefixCache, States
 
 DTYPES: dict[str, torch.dtype] = {
@@ -276,6 +278,9 @@ class TransformersModel:
         self.max_model_len = max_model_len or config_len
         self.static_cache = self._plain_attention()
         self.prefix_cache = PrefixCache() if prefix_cache and self.static_cache else None
+        if (self.static_cache and self.device == "cpu"
+                and getattr(model.config, "_attn_implementation", None) == "sdpa"):
+            self.model.set_attn_implementation(prefix_attention.register())
 
     def _plain_attention(self) -> bool:
         """Whether every layer caches plain full-attention states (so the states can be
@@ -451,7 +456,7 @@ class TransformersModel:
             temperature=1.0, top_p=1.0, top_k=None, repetition_penalty=1.0,
             eos_token_id=sorted(self.eos_ids) or None, pad_token_id=self.pad_id,
         )
-        with torch.inference_mode():
+        with torch.inference_mode(), prefix_attention.shared_prefix(prefix):
             output = self.model.generate(
                 input_ids=input_ids.to(device), attention_mask=attention.to(device),
                 generation_config=config, cache=cache,
