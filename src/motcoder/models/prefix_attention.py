@@ -68,6 +68,7 @@ class _Batch:
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("motcoder_shared_prefix",
                                                                      default=None)
 
+
 @contextlib.contextmanager
 def shared_prefix(positions: int) -> Iterator[None]:
     """Within the block (a ``generate`` call on a static cache), the first ``positions``

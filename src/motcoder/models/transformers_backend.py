@@ -26,10 +26,10 @@ Prompt prefixes that requests share (a system prompt, a one-shot example) are co
 and reused (`motcoder.models.prefix_cache`): a batch's rows become ``[shared prefix][left
 padding][own suffix]`` and only the suffixes are run through the model, on top of a copy of the
 stored prefix states; on CPU, attention reads the prefix's states once for the whole batch
-(`motcoder.models.prefix_attention`). Key/value states live in a preallocated `StaticCache` (filled in place),
-because the default cache copies all of them at every new token. ``prefix_cache=False`` turns
-the reuse off; models whose cache is not plain full attention (sliding windows, linear
-attention) generate without either.
+(`motcoder.models.prefix_attention`). Key/value states live in a preallocated `StaticCache`
+(filled in place), because the default cache copies all of them at every new token.
+``prefix_cache=False`` turns the reuse off; models whose cache is not plain full attention
+(sliding windows, linear attention) generate without either.
 
 ``Output.tokens`` counts the generated tokens up to and including the one that ended the row
 (EOS, or the token that completed a stop string); ``Completion.prompt_tokens`` counts the
@@ -50,8 +50,8 @@ from typing import Any
 
 import torch
 
-from motcoder.models.base import Completion, GenerationRequest, ModelError, Output
 from motcoder.models import prefix_attention
+from motcoder.models.base import Completion, GenerationRequest, ModelError, Output
 from motcoder.models.prefix_cache import PrefixCache, States
 
 DTYPES: dict[str, torch.dtype] = {
