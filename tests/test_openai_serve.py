@@ -274,6 +274,37 @@ def test_requests_gathered_one_by_one_count_as_concurrent_load():
     assert asyncio.run(rounds()) == [8, 8, 8, 8]
 
 
+def test_a_burst_larger_than_the_previous_load_is_taken_whole():
+    """Two clients, then a burst of eight requests 2 ms apart: the batch does not close at
+    the two requests the previous load suggested while the burst is still arriving."""
+    import asyncio
+
+    from motcoder.models.serve import Batcher
+
+    async def load() -> list[int]:
+        model = ScriptedModel(delay=0.1)
+        b = Batcher(model, batch_size=8, batch_window=0.02, max_batch_window=0.5)
+        await b.start()
+
+        async def client(i: int) -> None:
+            for r in range(2):
+                await b.submit([GenerationRequest(prompt=f"c{i}r{r}")])
+
+        try:
+            await asyncio.gather(client(0), client(1))
+            model.batches.clear()
+            tasks = []
+            for i in range(8):
+                tasks.append(asyncio.create_task(b.submit([GenerationRequest(prompt=f"p{i}")])))
+                await asyncio.sleep(0.002)
+            await asyncio.gather(*tasks)
+        finally:
+            await b.stop()
+        return model.batches
+
+    assert asyncio.run(load()) == [8]
+
+
 def test_closed_loop_clients_fill_whole_batches():
     """16 clients, each sending its next request when its answer arrives: after warm-up the
     server runs (nearly) full batches of 16, not 1, 15, 1, 15, ..."""

@@ -196,8 +196,9 @@ class Batcher:
     later; without the stretch, a lone early request would take a whole generate call for
     itself (batches of 1, 15, 1, 15, ... instead of 16, 16, ... with 16 closed-loop clients).
     Each request that arrives while a batch gathers keeps it open another ``batch_window``
-    (up to ``max_batch_window`` in all), so a burst reaching an idle server is taken whole.
-    A lone client never waits more than ``batch_window``.
+    (up to ``max_batch_window`` in all), also past that many, so a burst reaching an idle
+    server, or larger than the previous load, is taken whole. A lone client never waits more
+    than ``batch_window``.
     """
 
     LINGER = 0.25
@@ -269,23 +270,27 @@ class Batcher:
         start = loop.time()
         deadline = start + self.window(concurrency)
         enough = min(self.batch_size, concurrency) if concurrency > 1 else self.batch_size
+        last = start  # when the latest request came in
         while len(batch) < self.batch_size:
             try:
                 batch.append(self._queue.get_nowait())
+                last = loop.time()
                 continue
             except asyncio.QueueEmpty:
                 pass
-            remaining = deadline - loop.time()
-            if len(batch) >= enough:
-                break
+            # Once the expected number is in, wait only while a burst is still arriving: the
+            # load may have grown since the previous batch.
+            until = deadline if len(batch) < enough else min(deadline, last + self.batch_window)
+            remaining = until - loop.time()
             if remaining <= 0:
                 break
             try:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))
             except asyncio.TimeoutError:
                 break
+            last = loop.time()
             deadline = max(deadline, min(start + self.max_batch_window,
-                                         loop.time() + self.batch_window))
+                                         last + self.batch_window))
         return [it for it in batch if not it.future.done()]  # drop abandoned requests
 
     async def _generate(self, requests: list[GenerationRequest]) -> list[Completion]:
