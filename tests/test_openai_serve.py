@@ -223,11 +223,18 @@ def test_batch_window_stretches_only_under_concurrent_load():
     assert b.window(8) == 0.005                     # never below the base window
 
 
+async def send_burst(batcher: Any, count: int, gap: float) -> None:
+    """Submit ``count`` one-request calls ``gap`` seconds apart and wait for all answers."""
+    tasks = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(batcher.submit([GenerationRequest(prompt=f"p{i}")])))
+        await asyncio.sleep(gap)
+    await asyncio.gather(*tasks)
+
+
 def test_a_burst_reaching_an_idle_server_is_taken_whole():
     """Requests 10 ms apart, each well within reach of the one before: a fixed 25 ms window
     would split them; the window that each arrival keeps open takes all eight."""
-    import asyncio
-
     from motcoder.models.serve import Batcher
 
     async def burst() -> list[int]:
@@ -235,11 +242,7 @@ def test_a_burst_reaching_an_idle_server_is_taken_whole():
         b = Batcher(model, batch_window=0.025, max_batch_window=0.5)
         await b.start()
         try:
-            tasks = []
-            for i in range(8):
-                tasks.append(asyncio.create_task(b.submit([GenerationRequest(prompt=f"p{i}")])))
-                await asyncio.sleep(0.01)
-            await asyncio.gather(*tasks)
+            await send_burst(b, 8, gap=0.01)
         finally:
             await b.stop()
         return model.batches
@@ -251,8 +254,6 @@ def test_requests_gathered_one_by_one_count_as_concurrent_load():
     """8 closed-loop clients whose next requests come back spread over ~50 ms (wider than the
     5 ms window): the requests a batch took in one at a time count as in flight, so the next
     batch waits for all eight instead of closing at the first two."""
-    import asyncio
-
     from motcoder.models.serve import Batcher
 
     async def rounds() -> list[int]:
@@ -277,8 +278,6 @@ def test_requests_gathered_one_by_one_count_as_concurrent_load():
 def test_a_burst_larger_than_the_previous_load_is_taken_whole():
     """Two clients, then a burst of eight requests 2 ms apart: the batch does not close at
     the two requests the previous load suggested while the burst is still arriving."""
-    import asyncio
-
     from motcoder.models.serve import Batcher
 
     async def load() -> list[int]:
@@ -293,11 +292,7 @@ def test_a_burst_larger_than_the_previous_load_is_taken_whole():
         try:
             await asyncio.gather(client(0), client(1))
             model.batches.clear()
-            tasks = []
-            for i in range(8):
-                tasks.append(asyncio.create_task(b.submit([GenerationRequest(prompt=f"p{i}")])))
-                await asyncio.sleep(0.002)
-            await asyncio.gather(*tasks)
+            await send_burst(b, 8, gap=0.002)
         finally:
             await b.stop()
         return model.batches
