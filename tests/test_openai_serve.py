@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from motcoder.models.base import Completion, GenerationRequest, LanguageModel, ModelError, Output
 from motcoder.models.openai_backend import OpenAIModel, normalize_base_url, parse_retry_after
-from motcoder.models.serve import ServerThread, build_app
+from motcoder.models.serve import Batcher, ServerThread, build_app
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -209,8 +209,6 @@ def test_batch_size_caps_a_batch():
 
 
 def test_batch_window_stretches_only_under_concurrent_load():
-    from motcoder.models.serve import Batcher
-
     b = Batcher(ScriptedModel(), batch_window=0.005, max_batch_window=0.1)
     assert b.window(1) == 0.005                     # nothing known yet
     b._last_seconds = 2.0
@@ -221,6 +219,21 @@ def test_batch_window_stretches_only_under_concurrent_load():
     assert b.window(8) == 0.1                       # capped
     b._last_seconds = 0.01
     assert b.window(8) == 0.005                     # never below the base window
+
+
+def batches_of(model: ScriptedModel, scenario: Any, **options: Any) -> list[int]:
+    """Run ``scenario(batcher)`` against a started `Batcher` over ``model``; the sizes of the
+    batches it made."""
+    async def run() -> list[int]:
+        b = Batcher(model, **options)
+        await b.start()
+        try:
+            await scenario(b)
+        finally:
+            await b.stop()
+        return model.batches
+
+    return asyncio.run(run())
 
 
 async def send_burst(batcher: Any, count: int, gap: float) -> None:
@@ -235,69 +248,45 @@ async def send_burst(batcher: Any, count: int, gap: float) -> None:
 def test_a_burst_reaching_an_idle_server_is_taken_whole():
     """Requests 10 ms apart, each well within reach of the one before: a fixed 25 ms window
     would split them; the window that each arrival keeps open takes all eight."""
-    from motcoder.models.serve import Batcher
+    async def burst(b: Batcher) -> None:
+        await send_burst(b, 8, gap=0.01)
 
-    async def burst() -> list[int]:
-        model = ScriptedModel(delay=0.01)
-        b = Batcher(model, batch_window=0.025, max_batch_window=0.5)
-        await b.start()
-        try:
-            await send_burst(b, 8, gap=0.01)
-        finally:
-            await b.stop()
-        return model.batches
-
-    assert asyncio.run(burst()) == [8]
+    assert batches_of(ScriptedModel(delay=0.01), burst,
+                      batch_window=0.025, max_batch_window=0.5) == [8]
 
 
 def test_requests_gathered_one_by_one_count_as_concurrent_load():
     """8 closed-loop clients whose next requests come back spread over ~50 ms (wider than the
     5 ms window): the requests a batch took in one at a time count as in flight, so the next
     batch waits for all eight instead of closing at the first two."""
-    from motcoder.models.serve import Batcher
-
-    async def rounds() -> list[int]:
-        model = ScriptedModel(delay=0.4)
-        b = Batcher(model, batch_size=8, batch_window=0.005, max_batch_window=0.1)
-        await b.start()
-
+    async def rounds(b: Batcher) -> None:
         async def client(i: int) -> None:
             for r in range(4):
                 await b.submit([GenerationRequest(prompt=f"c{i}r{r}")])
                 await asyncio.sleep(0.007 * i)
 
-        try:
-            await asyncio.gather(*(client(i) for i in range(8)))
-        finally:
-            await b.stop()
-        return model.batches
+        await asyncio.gather(*(client(i) for i in range(8)))
 
-    assert asyncio.run(rounds()) == [8, 8, 8, 8]
+    assert batches_of(ScriptedModel(delay=0.4), rounds, batch_size=8, batch_window=0.005,
+                      max_batch_window=0.1) == [8, 8, 8, 8]
 
 
 def test_a_burst_larger_than_the_previous_load_is_taken_whole():
     """Two clients, then a burst of eight requests 2 ms apart: the batch does not close at
     the two requests the previous load suggested while the burst is still arriving."""
-    from motcoder.models.serve import Batcher
+    model = ScriptedModel(delay=0.1)
 
-    async def load() -> list[int]:
-        model = ScriptedModel(delay=0.1)
-        b = Batcher(model, batch_size=8, batch_window=0.02, max_batch_window=0.5)
-        await b.start()
-
+    async def load(b: Batcher) -> None:
         async def client(i: int) -> None:
             for r in range(2):
                 await b.submit([GenerationRequest(prompt=f"c{i}r{r}")])
 
-        try:
-            await asyncio.gather(client(0), client(1))
-            model.batches.clear()
-            await send_burst(b, 8, gap=0.002)
-        finally:
-            await b.stop()
-        return model.batches
+        await asyncio.gather(client(0), client(1))
+        model.batches.clear()
+        await send_burst(b, 8, gap=0.002)
 
-    assert asyncio.run(load()) == [8]
+    assert batches_of(model, load, batch_size=8, batch_window=0.02,
+                      max_batch_window=0.5) == [8]
 
 
 def test_closed_loop_clients_fill_whole_batches():
