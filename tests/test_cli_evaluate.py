@@ -15,23 +15,28 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from evaluate_helpers import evaluate, outcome, read_jsonl, run_cli, summary, verdicts, write_jsonl
+from evaluate_helpers import (
+    completion,
+    evaluate,
+    motcoder_command,
+    outcome,
+    read_jsonl,
+    run_cli,
+    summary,
+    verdicts,
+    write_jsonl,
+)
 from motcoder.problems.registry import load_problems
 
 
 @pytest.fixture(scope="module")
 def humaneval():
     return {p.id: p for p in load_problems("humaneval")}
-
-
-def completion(problem) -> str:
-    return problem.solutions[0][len(problem.statement):]
 
 
 @pytest.fixture
@@ -174,11 +179,6 @@ PROBLEMS = 16
 SLEEP = "import time\ntime.sleep(0.1)\n"  # wall time without CPU: slow but cheap
 
 
-def motcoder_command() -> list[str]:
-    script = Path(sys.executable).with_name("motcoder")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "motcoder.cli"]
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -205,6 +205,37 @@ def _complete_lines(path: Path) -> int:
         return path.read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
+
+
+@pytest.mark.e2e
+def test_ctrl_c_stops_the_run_at_once_and_leaves_no_process(tmp_path: Path, humaneval) -> None:
+    """SIGINT while every sandbox worker runs a program that sleeps past its limit: the
+    command ends within seconds, saying it was interrupted, and none of its processes stay."""
+    records = [{"task_id": problem.id, "code": "import time\ntime.sleep(60)\n",
+                "sample_index": 0} for problem in list(humaneval.values())[:6]]
+    samples = write_jsonl(tmp_path / "samples.jsonl", records)
+    log = tmp_path / "run.log"
+    with log.open("wb") as handle:
+        victim = subprocess.Popen(
+            [*motcoder_command(), "evaluate", "--samples", str(samples), "--out",
+             str(tmp_path / "out"), "--no-progress", "--workers", "2"],
+            stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while len(_children(victim.pid)) < 2:
+        assert victim.poll() is None, log.read_text()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # the programs are running now
+    servers = _children(victim.pid)
+    start = time.monotonic()
+    victim.send_signal(signal.SIGINT)
+    victim.wait(timeout=30)
+    assert time.monotonic() - start < 10
+    assert victim.returncode != 0
+    assert "interrupted" in log.read_text().lower()
+    while any(_alive(pid) for pid in servers):
+        assert time.monotonic() - start < 15, [p for p in servers if _alive(p)]
+        time.sleep(0.05)
 
 
 @pytest.mark.e2e

@@ -18,6 +18,7 @@ from motcoder.sandbox.judge import Judge
 from motcoder.sandbox.limits import Limits
 from motcoder.sandbox.pool import Sandbox, SandboxConfig
 from motcoder.sandbox.verdict import OUTPUT_LIMIT, PASSED, TIMEOUT
+from sandbox_helpers import sandbox_pids
 
 
 def run(judge: Judge, problem: Problem, code: str):
@@ -29,23 +30,6 @@ def assert_fails(verdict, status: str | None = None) -> None:
     assert verdict.status != PASSED
     if status:
         assert verdict.status == status, verdict
-
-
-def sandbox_processes(sandbox: Sandbox) -> list[int]:
-    """PIDs of one sandbox's fork-servers and anything forked from them, on the host: their
-    command line names the sandbox's private work directory."""
-    marker = sandbox.root.encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if marker in f.read():
-                    pids.append(int(entry))
-        except OSError:
-            pass
-    return pids
 
 
 def processes_named(name: str) -> list[int]:
@@ -222,7 +206,7 @@ def test_fork_bomb_fails_and_leaves_nothing(judge, sum_stdio_problem):
     code = "import os\nwhile True:\n    os.fork()\n"
     assert_fails(run(judge, sum_stdio_problem, code))
     # per server: its supervisor, the server, its zygote, and at most one warm child
-    assert len(sandbox_processes(judge.sandbox)) <= 4 * judge.sandbox.workers
+    assert len(sandbox_pids(judge.sandbox)) <= 4 * judge.sandbox.workers
 
 
 def test_subprocesses_cannot_be_started(judge, sum_stdio_problem):
@@ -382,7 +366,7 @@ def test_no_stray_process_after_the_suite(sum_stdio_problem):
                      ORPHAN.replace("{name}", "mc-orphan-x"),
                      "while True: pass\n"):
             assert_fails(run(judge, sum_stdio_problem, code))
-        assert sandbox_processes(sb)  # the servers were running
+        assert sandbox_pids(sb)  # the servers were running
     time.sleep(0.1)
-    assert sandbox_processes(sb) == []
+    assert sandbox_pids(sb) == []
     assert processes_named("mc-orphan-x") == []

@@ -161,10 +161,28 @@ def read_jsonl(path: PathLike) -> Iterator[Any]:
 # Writing
 
 
+def json_dumps(obj: Any, *, indent: int | None = None) -> str:
+    """``obj`` as JSON text that always encodes as valid UTF-8: every writer of records and
+    JSON files goes through it.
+
+    Non-ASCII text is written as itself — unless ``obj`` holds a string UTF-8 cannot encode
+    (a lone surrogate, e.g. in the error message of a program under test): then the whole
+    of ``obj`` is written ASCII-escaped (``"\\ud800"``), which `json.loads` reads back
+    as the very same value.
+    """
+    text = json.dumps(obj, ensure_ascii=False, indent=indent)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(obj, ensure_ascii=True, indent=indent)
+    return text
+
+
 def _dump_line(record: Any) -> bytes:
-    """One record as one line of UTF-8 JSON ending in a newline."""
+    """One record as one line of UTF-8 JSON ending in a newline (`json_dumps`)."""
     try:
-        text = json.dumps(record, ensure_ascii=False)
+        text = json_dumps(record)
     except TypeError as exc:
         raise TypeError(f"record cannot be written as JSON: {exc}") from None
     return (text + "\n").encode("utf-8")
@@ -399,15 +417,17 @@ class JsonlStore:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: PathLike) -> Iterator[IO[str]]:
+def atomic_writer(path: PathLike, errors: str = "strict") -> Iterator[IO[str]]:
     """A UTF-8 text file that replaces ``path`` only when the ``with`` block ends without an
     error: written to a temporary file beside it, synced, then ``os.replace``d. Readers see
-    the old file or the complete new one, never a partial write."""
+    the old file or the complete new one, never a partial write. ``errors``: what becomes of
+    text UTF-8 cannot encode (a lone surrogate): ``"strict"`` raises; reports, which show
+    whatever programs printed, pass ``"backslashreplace"`` (written as ``\\ud800``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -420,7 +440,7 @@ def atomic_writer(path: PathLike) -> Iterator[IO[str]]:
 def write_json(path: PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (`atomic_writer`). If ``obj`` cannot be
     serialised, the old file is left untouched."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    text = json_dumps(obj, indent=2) + "\n"
     with atomic_writer(path) as fh:
         fh.write(text)
 
@@ -450,7 +470,7 @@ def _normalise(obj: Any) -> Any:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = json_dumps(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

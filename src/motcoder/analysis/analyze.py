@@ -28,6 +28,9 @@ from motcoder.analysis.tables import analysis_tables, tables_markdown
 from motcoder.runs import write_json
 
 FIGURE_FILE = "analysis-{name}.png"
+# Reports show text programs produced; what UTF-8 cannot encode (a lone surrogate in an error
+# message) is written as its escape (\\ud800) instead of failing the whole report.
+REPORT_ERRORS = "backslashreplace"
 
 
 def _run_info(run: RunData) -> dict[str, Any]:
@@ -91,5 +94,6 @@ def write_analysis(analysis: dict[str, Any], target: Path) -> list[str]:
         file = FIGURE_FILE.format(name=name)
         (target / file).write_bytes(png)
         lines += [f"![{name}]({file})", ""]
-    (target / "analysis.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    (target / "analysis.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8",
+                                        errors=REPORT_ERRORS)
     return ["analysis.json", "analysis.md", *(FIGURE_FILE.format(name=n) for n in figures)]

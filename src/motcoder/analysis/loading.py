@@ -5,7 +5,9 @@ verdict per attempt), usually ``samples.jsonl`` (the attempts' code), ``config.j
 ``summary.json``. `RunData` keeps all of it keyed by ``(task_id, sample_index, round)``, plus
 the *final attempt* of every ``(task, sample)`` (`motcoder.scoring.evaluate.final_attempts`:
 the last round a multi-round solver answered with) paired with its code. Analysis never runs
-code; it only reads these files.
+code; it only reads these files. A final attempt passed when its verdict counts as a pass
+under the run's own ``trust_in_child`` setting (`motcoder.scoring.metrics.counts_as_passed`),
+as in the run's summary.
 
 ``motcoder evaluate`` runs keep their samples outside the run directory; their config names
 the file (``config["samples"]``), which is read when it still exists. Codes that cannot be
@@ -23,7 +25,8 @@ from typing import Any
 
 from motcoder.runs import JsonlError, RunDir, RunDirError, read_json, read_jsonl
 from motcoder.sandbox.verdict import Verdict
-from motcoder.scoring.evaluate import final_attempts
+from motcoder.scoring.evaluate import final_attempts, trust_in_child_of
+from motcoder.scoring.metrics import counts_as_passed
 
 Key = tuple[str, int, int]
 
@@ -34,10 +37,12 @@ class AnalysisError(ValueError):
 
 @dataclass
 class FinalAttempt:
-    """The answer one sample ended with: its verdict and its program (``None``: not found)."""
+    """The answer one sample ended with: its verdict and its program (``None``: not found);
+    ``trust_in_child``: the run's setting, which decides whether an in-child pass counts."""
 
     verdict: Verdict
     code: str | None
+    trust_in_child: bool = False
 
     @property
     def task_id(self) -> str:
@@ -49,7 +54,7 @@ class FinalAttempt:
 
     @property
     def passed(self) -> bool:
-        return self.verdict.passed
+        return counts_as_passed(self.verdict, self.trust_in_child)
 
 
 @dataclass
@@ -80,6 +85,11 @@ class RunData:
     @property
     def style(self) -> str | None:
         return _text(self.config.get("style"))
+
+    @property
+    def trust_in_child(self) -> bool:
+        """Whether the run counts passes judged inside the untrusted process."""
+        return trust_in_child_of(self.config)
 
 
 def _text(value: Any) -> str | None:
@@ -231,7 +241,9 @@ def load_run(path: str | os.PathLike[str], label: str | None = None, *,
     for v in verdicts.values():
         if difficulties.get(v.task_id) is None:
             difficulties[v.task_id] = v.difficulty
-    finals = [FinalAttempt(v, sample_code(samples.get((v.task_id, v.sample_index, v.round))))
+    trust = trust_in_child_of(config)
+    finals = [FinalAttempt(v, sample_code(samples.get((v.task_id, v.sample_index, v.round))),
+                           trust)
               for v in final_attempts(verdicts.values())]
     finals.sort(key=lambda f: (f.task_id, f.sample_index))
     return RunData(label=label or default_label(config, run_path), path=run_path,

@@ -19,12 +19,13 @@ cells, which are the strings of `motcoder.scoring.tables`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from motcoder.runs import json_dumps
+from motcoder.scoring.metrics import counts_as_passed
 from motcoder.scoring.tables import NOT_AVAILABLE, comparison_rows
 
 Key = tuple[str, int, int]
@@ -55,7 +56,7 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
     elif isinstance(value, (Mapping, list, tuple)):
-        out.append((prefix, json.dumps(value, ensure_ascii=False)))
+        out.append((prefix, json_dumps(value)))
     else:
         out.append((prefix, "null" if value is None else str(value)))
 
@@ -175,11 +176,12 @@ def _field(verdict: Any, name: str) -> Any:
 
 
 def problem_views(samples: Mapping[Key, Mapping[str, Any]],
-                  verdicts: Mapping[Key, Any], limit: int | None = None
-                  ) -> list[ProblemView]:
+                  verdicts: Mapping[Key, Any], limit: int | None = None,
+                  trust_in_child: bool = False) -> list[ProblemView]:
     """Per problem (in the order of the samples, then of the verdicts; at most ``limit``),
     the answer it ended with: its first sample at its last round. ``verdicts`` are records
-    or `motcoder.sandbox.verdict.Verdict` objects."""
+    or `motcoder.sandbox.verdict.Verdict` objects; samples passed are counted as
+    `counts_as_passed` says under ``trust_in_child``."""
     rounds: dict[str, dict[int, list[int]]] = {}    # task -> sample -> rounds
     for task, index, round_ in [*samples, *(k for k in verdicts if k not in samples)]:
         if task not in rounds:
@@ -199,7 +201,7 @@ def problem_views(samples: Mapping[Key, Mapping[str, Any]],
             task_id=task, key=key, sample=dict(samples.get(key) or {}),
             verdict=record_of(verdicts[key]) if key in verdicts else None, rounds=history,
             samples=len(by_sample),
-            passed_samples=sum(bool(_field(verdicts[(task, i, r)], "passed"))
+            passed_samples=sum(counts_as_passed(verdicts[(task, i, r)], trust_in_child)
                                for i, r in last.items() if (task, i, r) in verdicts)))
     return views
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from motcoder.analysis.analyze import EMPTY, analysis_markdown, analyze_runs
+from motcoder.analysis.analyze import EMPTY, REPORT_ERRORS, analysis_markdown, analyze_runs
 from motcoder.analysis.loading import RunData, load_runs
 from motcoder.analysis.plots import analysis_figures
 from motcoder.analysis.report_content import (
@@ -278,7 +278,8 @@ def _attempt(label: str, view: ProblemView) -> str:
 
 
 def _problems(runs: Sequence[RunData]) -> str:
-    views = {run.label: {v.task_id: v for v in problem_views(run.samples, run.verdicts)}
+    views = {run.label: {v.task_id: v for v in problem_views(run.samples, run.verdicts,
+                                                             trust_in_child=run.trust_in_child)}
              for run in runs}
     tasks = list(dict.fromkeys(t for by_task in views.values() for t in by_task))
     if not tasks:
@@ -346,9 +347,9 @@ def write_reports(run_paths: Sequence[str | os.PathLike[str]], out: str | os.Pat
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     html_path, md_path = target / "report.html", target / "report.md"
-    with atomic_writer(md_path) as fh:
+    with atomic_writer(md_path, errors=REPORT_ERRORS) as fh:
         fh.write(render_markdown(
             runs, _demote(analysis_markdown(analysis)) if analysis else [], title))
-    with atomic_writer(html_path) as fh:
+    with atomic_writer(html_path, errors=REPORT_ERRORS) as fh:
         fh.write(render_html(runs, analysis, figures, title))
     return html_path, md_path

@@ -166,7 +166,8 @@ def render_markdown(runs: Sequence[RunData], analysis_lines: Sequence[str], titl
         if several:
             lines += [f"### {run.label}", ""]
         lines += _table(*settings_rows(run.config)) + [""]
-    views = [(run, problem_views(run.samples, run.verdicts, limit=DRILL_DOWN)) for run in runs]
+    views = [(run, problem_views(run.samples, run.verdicts, limit=DRILL_DOWN,
+                                 trust_in_child=run.trust_in_child)) for run in runs]
     shown = max((len(v) for _, v in views), default=0)
     if shown:
         lines += [f"## A look at {shown} problem{'s' if shown > 1 else ''}",

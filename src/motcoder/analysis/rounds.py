@@ -30,11 +30,13 @@ def _summary(run: RunData) -> dict[str, Any]:
     verdicts = list(run.verdicts.values())
     summary: dict[str, Any] = {}
     if run.solver == "best_of_n":
-        summary["searches"] = search_summary(verdicts)
+        summary["searches"] = search_summary(verdicts, run.trust_in_child)
     rounds = sorted({v.round for v in verdicts})
     if len(rounds) > 1:
         summary["rounds"] = {str(r): summarize(final_attempts(verdicts, up_to=r),
-                                               run.difficulties) for r in rounds}
+                                               run.difficulties,
+                                               trust_in_child=run.trust_in_child)
+                             for r in rounds}
     return summary
 
 

@@ -21,6 +21,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    allow_weaker_sandbox: bool = typer.Option(
+        False, "--allow-weaker-sandbox",
+        help="Run programs even when an isolation layer is missing on this machine (see "
+             "`motcoder sandbox-info`); without it such a sandbox refuses to start."),
+) -> None:
+    """Train and evaluate code-generation LLMs on hard programming problems."""
+    if allow_weaker_sandbox:
+        from motcoder.sandbox.pool import ALLOW_WEAKER_ENV
+
+        os.environ[ALLOW_WEAKER_ENV] = "1"  # read by every SandboxConfig made in this run
+
+
 convert_app = typer.Typer(help="Convert benchmark files between formats.", no_args_is_help=True)
 app.add_typer(convert_app, name="convert")
 
@@ -50,6 +66,10 @@ SCALE_FROM_REFERENCE = typer.Option(None, min=0.01, help="Limit = max(1 s, F x C
                                     "the reference solution).")
 STDOUT_MODE = typer.Option("tokens", help="tokens | lines | exact")
 FLOAT_TOL = typer.Option(1e-6, min=0.0, help="Tolerance for decimal outputs.")
+TRUST_IN_CHILD = typer.Option(False, "--trust-in-child", help="Count as passes the verdicts "
+                              "judged inside the untrusted process (assertion tests whose "
+                              "calls cannot be recorded; a program can forge them). Default: "
+                              "counted and reported, never as passes.")
 K = typer.Option(None, "--k", help="Comma-separated k for pass@k.")
 RESUME = typer.Option(False, "--resume", help="Continue the run in --out.")
 PROGRESS = typer.Option(True, "--progress/--no-progress")
@@ -136,7 +156,8 @@ def parse_ks(k: str | None) -> list[int] | None:
 
 def eval_options(all_tests: bool, judge: str | None, cpu_limit: float, memory_mb: int,
                   time_scale: float, scale_from_reference: float | None, stdout_mode: str,
-                  float_tol: float) -> Any:
+                  float_tol: float, trust_in_child: bool) -> Any:
+    """The `EvalOptions` of the judging flags every judging command shares."""
     from motcoder.sandbox.limits import Limits
     from motcoder.scoring.evaluate import EvalOptions
 
@@ -147,7 +168,8 @@ def eval_options(all_tests: bool, judge: str | None, cpu_limit: float, memory_mb
     limits = Limits(cpu_seconds=cpu_limit, memory_mb=memory_mb, time_scale=time_scale,
                     scale_from_reference=scale_from_reference)
     return EvalOptions(limits=limits, early_stop=not all_tests, judge=judged,
-                       stdout_mode=stdout_mode, float_tol=float_tol)
+                       stdout_mode=stdout_mode, float_tol=float_tol,
+                       trust_in_child=trust_in_child)
 
 
 def executor_options(executor: str, ray_address: str | None,

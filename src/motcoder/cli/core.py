@@ -41,6 +41,7 @@ from motcoder.cli.common import (
     TEMPERATURE,
     TIME_SCALE,
     TOP_P,
+    TRUST_IN_CHILD,
     WORKERS,
     Bars,
     K,
@@ -75,9 +76,9 @@ def evaluate(
     all_tests: bool = ALL_TESTS, judge: str | None = JUDGE, workers: int = WORKERS,
     cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
     scale_from_reference: float | None = SCALE_FROM_REFERENCE, stdout_mode: str = STDOUT_MODE,
-    float_tol: float = FLOAT_TOL, k: str | None = K, resume: bool = RESUME,
-    progress: bool = PROGRESS, executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
-    ray_address: str | None = RAY_ADDRESS,
+    float_tol: float = FLOAT_TOL, trust_in_child: bool = TRUST_IN_CHILD, k: str | None = K,
+    resume: bool = RESUME, progress: bool = PROGRESS, executor: str = EXECUTOR,
+    ray_workers: int | None = RAY_WORKERS, ray_address: str | None = RAY_ADDRESS,
 ) -> None:
     """Judge a samples file in the sandbox: verdicts, summary.json and a table.
 
@@ -92,7 +93,7 @@ def evaluate(
 
     ks = parse_ks(k)
     options = eval_options(all_tests, judge, cpu_limit, memory_mb, time_scale,
-                            scale_from_reference, stdout_mode, float_tol)
+                            scale_from_reference, stdout_mode, float_tol, trust_in_child)
     where = executor_options(executor, ray_address, ray_workers)
     try:
         everything = load_problems(benchmark, path=data, split=split)
@@ -210,10 +211,11 @@ def run_command(
     judge: str | None = JUDGE, workers: int = WORKERS, cpu_limit: float = CPU_LIMIT,
     memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
     scale_from_reference: float | None = SCALE_FROM_REFERENCE, stdout_mode: str = STDOUT_MODE,
-    float_tol: float = FLOAT_TOL, k: str | None = K, resume: bool = RESUME,
-    progress: bool = PROGRESS, executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
-    generator: str = GENERATOR, replicas: int | None = REPLICAS,
-    replica_gpus: float = REPLICA_GPUS, ray_address: str | None = RAY_ADDRESS,
+    float_tol: float = FLOAT_TOL, trust_in_child: bool = TRUST_IN_CHILD, k: str | None = K,
+    resume: bool = RESUME, progress: bool = PROGRESS, executor: str = EXECUTOR,
+    ray_workers: int | None = RAY_WORKERS, generator: str = GENERATOR,
+    replicas: int | None = REPLICAS, replica_gpus: float = REPLICA_GPUS,
+    ray_address: str | None = RAY_ADDRESS,
 ) -> None:
     """Generate with a model, judge in the sandbox, and report — in one run directory.
 
@@ -228,7 +230,7 @@ def run_command(
         raise fail("--resume needs the --out directory of the run to continue")
     out_dir = out_dir or default_out("run")
     options = eval_options(all_tests, judge, cpu_limit, memory_mb, time_scale,
-                            scale_from_reference, stdout_mode, float_tol)
+                            scale_from_reference, stdout_mode, float_tol, trust_in_child)
     bon = _best_of_n_settings(solver, select, candidates, turns, searches, verifier)
     if temperature is None:  # sampling N different candidates needs a temperature
         temperature = 0.7 if bon is not None and bon.candidates > 1 else 0.0
@@ -366,13 +368,20 @@ def convert_codecontests(
 
 @app.command("sandbox-info")
 def sandbox_info() -> None:
-    """Show which isolation layers the execution engine can use on this machine."""
+    """Show every isolation layer of the execution engine on this machine, and which are
+    missing (a sandbox then refuses to start without --allow-weaker-sandbox)."""
     from motcoder.sandbox.pool import Sandbox, SandboxConfig
 
     try:
-        with Sandbox(SandboxConfig(workers=1)) as sandbox:
+        with Sandbox(SandboxConfig(workers=1, allow_weaker=True)) as sandbox:
             layers = sandbox.layers
+            missing = sandbox.missing_layers
     except user_errors() as exc:
         raise fail(str(exc)) from None
     for name, state in layers.items():
-        out.print(f"{name:>16}: {state}")
+        out.print(f"{name:>16}: {escape(state)}")
+    if missing:
+        out.print(f"missing: {', '.join(missing)} — jobs refuse to run without "
+                  "--allow-weaker-sandbox")
+    else:
+        out.print("every layer is in force")

@@ -35,6 +35,7 @@ from motcoder.cli.common import (
     TEMPERATURE,
     TIME_SCALE,
     TOP_P,
+    TRUST_IN_CHILD,
     WORKERS,
     Bars,
     app,
@@ -120,7 +121,8 @@ def transform_command(
     batch_size: int = BATCH_SIZE, device: str = DEVICE, dtype: str = DTYPE,
     workers: int = WORKERS, cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB,
     time_scale: float = TIME_SCALE, stdout_mode: str = STDOUT_MODE,
-    float_tol: float = FLOAT_TOL, resume: bool = RESUME, progress: bool = PROGRESS,
+    float_tol: float = FLOAT_TOL, trust_in_child: bool = TRUST_IN_CHILD,
+    resume: bool = RESUME, progress: bool = PROGRESS,
     executor: str = EXECUTOR, ray_workers: int | None = RAY_WORKERS,
     generator: str = GENERATOR, replicas: int | None = REPLICAS,
     replica_gpus: float = REPLICA_GPUS, ray_address: str | None = RAY_ADDRESS,
@@ -138,7 +140,7 @@ def transform_command(
 
     choice("--style", style, ("mot", "clean"))
     options = eval_options(False, None, cpu_limit, memory_mb, time_scale, None, stdout_mode,
-                           float_tol)
+                           float_tol, trust_in_child)
     where_run = executor_options(executor, ray_address, ray_workers)
     generation = generator_options(generator, replicas, replica_gpus, ray_address)
     lm = None

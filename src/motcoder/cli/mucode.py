@@ -23,6 +23,7 @@ from motcoder.cli.common import (
     SEED,
     SPLIT,
     TOP_P,
+    TRUST_IN_CHILD,
     WORKERS,
     Bars,
     app,
@@ -60,7 +61,7 @@ def table_command(
     top_p: float = TOP_P, max_new_tokens: int = MAX_NEW_TOKENS, seed: int = SEED,
     batch_size: int = BATCH_SIZE, device: str = DEVICE, dtype: str = DTYPE,
     workers: int = WORKERS, cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB,
-    resume: bool = RESUME, progress: bool = PROGRESS,
+    trust_in_child: bool = TRUST_IN_CHILD, resume: bool = RESUME, progress: bool = PROGRESS,
 ) -> None:
     """Accuracy on the hidden tests of every model in three settings: single-turn,
     multi-turn (N = 1) and multi-turn Best-of-N — one resumable `motcoder run` per cell."""
@@ -73,7 +74,8 @@ def table_command(
         raise fail(f"--select {select} needs a learned verifier: pass --verifier PATH")
     if verifier is not None and not verifier.exists():
         raise fail(f"--verifier {verifier}: no such file or directory")
-    options = eval_options(False, None, cpu_limit, memory_mb, 1.0, None, "tokens", 1e-6)
+    options = eval_options(False, None, cpu_limit, memory_mb, 1.0, None, "tokens", 1e-6,
+                           trust_in_child)
     try:
         settings = TableSettings(
             models=list(models), benchmark=benchmark, data=str(data) if data else None,

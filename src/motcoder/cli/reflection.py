@@ -35,6 +35,7 @@ from motcoder.cli.common import (
     TIME_SCALE,
     TOP_P,
     TRAIN_OUT,
+    TRUST_IN_CHILD,
     WORKERS,
     Bars,
     console,
@@ -117,6 +118,7 @@ def reflect_command(
     device: str = DEVICE, dtype: str = DTYPE, workers: int = WORKERS,
     cpu_limit: float = CPU_LIMIT, memory_mb: int = MEMORY_MB, time_scale: float = TIME_SCALE,
     stdout_mode: str = STDOUT_MODE, float_tol: float = FLOAT_TOL,
+    trust_in_child: bool = TRUST_IN_CHILD,
     resume: bool = RESUME, progress: bool = PROGRESS, executor: str = EXECUTOR,
     ray_workers: int | None = RAY_WORKERS, ray_address: str | None = RAY_ADDRESS,
 ) -> None:
@@ -138,7 +140,7 @@ def reflect_command(
     from motcoder.scoring.evaluate import file_digest
 
     options = eval_options(False, None, cpu_limit, memory_mb, time_scale, None, stdout_mode,
-                           float_tol)
+                           float_tol, trust_in_child)
     where_run = executor_options(executor, ray_address, ray_workers)
     lm = None
     try:

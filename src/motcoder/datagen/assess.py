@@ -14,7 +14,10 @@ Clean style:
 Both styles:
   5. ``tests_failed``           the program fails one of the problem's tests, run in the
                                 sandbox through `Judge` (every test that decides the
-                                problem's verdict; the first failing one is recorded).
+                                problem's verdict; the first failing one is recorded);
+     ``judged_in_child``        it passed, but only inside the untrusted process, where a
+                                program can forge its verdict (accepted with
+                                ``trust_in_child``: `motcoder.scoring.metrics.counts_as_passed`).
 
 The program judged is exactly the one that would be exported: nothing is added to it.
 An `Assessor` is thread-safe; run many `assess` calls in threads to keep every sandbox
@@ -34,6 +37,7 @@ from motcoder.prompts.mot_format import REASONS as MOT_REASONS
 from motcoder.prompts.mot_format import check_mot
 from motcoder.prompts.render import STATUS_WORDS
 from motcoder.sandbox.judge import Judge
+from motcoder.scoring.metrics import counts_as_passed
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -43,11 +47,14 @@ REASONS: dict[str, str] = {
     "no_program": "the answer has no complete ```python block",
     "several_programs": "the answer has more than one ```python block",
     "tests_failed": "the program fails the problem's tests",
+    "judged_in_child": "the program passed only inside the untrusted process, where a "
+                       "program can forge its verdict (--trust-in-child accepts it)",
 }
 # The order rejections are listed in (the order the rules are checked in).
 REASON_ORDER: tuple[str, ...] = (
     "protocol", "no_submodule", "code_outside_outlines", "no_final_program",
     "several_final_programs", "no_program", "several_programs", "syntax", "tests_failed",
+    "judged_in_child",
 )
 MESSAGE_CHARS = 500
 
@@ -117,10 +124,12 @@ def _clip(text: str, limit: int = MESSAGE_CHARS) -> str:
 
 
 class Assessor:
-    """Applies every rule to rewrites; the tests run in ``judge``'s sandbox."""
+    """Applies every rule to rewrites; the tests run in ``judge``'s sandbox.
+    ``trust_in_child``: accept a pass judged inside the untrusted process."""
 
-    def __init__(self, judge: Judge) -> None:
+    def __init__(self, judge: Judge, trust_in_child: bool = False) -> None:
         self.judge = judge
+        self.trust_in_child = trust_in_child
 
     def assess(self, problem: Problem, answer: str, style: str) -> Assessment:
         """Accept ``answer`` (a rewrite of a solution of ``problem``) or say why not."""
@@ -131,8 +140,12 @@ class Assessor:
         verdict = self.judge.judge(problem, Sample(task_id=problem.id, code=structure.program))
         passed = verdict.passed_tests
         total = len(problem.judged_tests(self.judge.judge_override))
-        if verdict.passed:
+        if counts_as_passed(verdict, self.trust_in_child):
             return Assessment(ACCEPTED, program=structure.program, tests_passed=passed,
+                              tests_total=total)
+        if verdict.passed:
+            return Assessment(REJECTED, "judged_in_child", REASONS["judged_in_child"],
+                              program=structure.program, tests_passed=passed,
                               tests_total=total)
         failing = next((t for t in verdict.tests if not t.passed), None)
         failed_test = None

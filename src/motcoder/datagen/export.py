@@ -21,7 +21,6 @@ names (``config["problems"]``), so that file must still be there.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from motcoder.problems.model import Problem
 from motcoder.problems.registry import load_problems
 from motcoder.prompts.render import render_prompt
 from motcoder.prompts.templates import Templates, resolve_templates
-from motcoder.runs import atomic_writer
+from motcoder.runs import atomic_writer, json_dumps
 
 FORMATS: tuple[str, ...] = ("chat", "alpaca")
 PROMPT_STYLE: dict[str, str] = {"mot": "mot", "clean": "normal", "normal": "normal"}
@@ -81,7 +80,7 @@ def write_records(records: Iterable[Mapping[str, Any]], out: str | Path, fmt: st
     with atomic_writer(out) as fh:
         for record in records:
             row = record if fmt == "chat" else alpaca_record(record)
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(json_dumps(row) + "\n")
             count += 1
     return count
 

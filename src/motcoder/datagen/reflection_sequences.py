@@ -11,7 +11,9 @@ For every problem the model is driven through a dialogue:
    reflection and a fixed block, which runs again — up to ``max_rounds`` code blocks in
    all, stopping at the first that passes.
 4. **Re-answer instruction** restating the problem: the model gives its final one-off
-   answer (text + code), which is judged on the problem's judged tests (`Judge.judge`).
+   answer (text + code), which is judged on the problem's judged tests (`Judge.judge`);
+   a pass judged inside the untrusted process counts only with ``trust_in_child``
+   (`motcoder.scoring.metrics.counts_as_passed`; ``final_trust`` records how it was judged).
 
 The stored sample (`ReflectionSample`, type ``reflection``) is the four-message dialogue:
 instruction → the sequence (text, code, execution, text, code, execution, ...) →
@@ -52,12 +54,13 @@ from motcoder.datagen.reflection_schema import (
 from motcoder.models.base import GenerationRequest, LanguageModel, Output
 from motcoder.problems.model import Problem
 from motcoder.problems.samples import Sample
-from motcoder.runs import VOLATILE_KEYS, RunDir, atomic_writer, write_json
+from motcoder.runs import VOLATILE_KEYS, RunDir, atomic_writer, json_dumps, write_json
 from motcoder.sandbox.executors import ExecutorOptions, open_sandbox
 from motcoder.sandbox.judge import Judge
 from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.scoring.evaluate import EvalOptions
+from motcoder.scoring.metrics import counts_as_passed
 from motcoder.solvers.base import derive_seed, generate_checked, program_from
 
 SEQUENCES = "sequences.jsonl"     # every finished dialogue with its outcome (the store)
@@ -245,7 +248,8 @@ class SequenceBuilder:
             "task_id": problem.id, "source": problem.source, "difficulty": problem.difficulty,
             "rounds": len(steps), "executions": sum(s.execution is not None for s in steps),
             "sequence_passed": bool(steps) and steps[-1].passed,
-            "final_passed": verdict.passed, "final_status": verdict.status,
+            "final_passed": counts_as_passed(verdict, self.settings.evaluation.trust_in_child),
+            "final_status": verdict.status, "final_trust": verdict.trust,
             "final_reason": verdict.reason, "final_code": code,
             "prompt_tokens": dialogue.prompt_tokens,
             "completion_tokens": dialogue.completion_tokens, "truncated": dialogue.truncated,
@@ -328,12 +332,10 @@ def exported(record: dict[str, Any], keep_failed: bool) -> bool:
 def export_samples(records: Sequence[dict[str, Any]], path: Any, keep_failed: bool) -> int:
     """Write the training file: the samples (schema fields only) of the kept records,
     atomically (a temporary file, then a rename). Returns how many."""
-    import json
-
     kept = [parse_sample(r, f"{SEQUENCES} ({r['task_id']})").to_dict()
             for r in records if exported(r, keep_failed)]
     with atomic_writer(path) as fh:
-        fh.writelines(json.dumps(sample, ensure_ascii=False) + "\n" for sample in kept)
+        fh.writelines(json_dumps(sample) + "\n" for sample in kept)
     return len(kept)
 
 

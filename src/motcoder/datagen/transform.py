@@ -252,7 +252,8 @@ def transform(
                               judge=options.judge, cache=RecordingCache.default())
                 judge.prepare(list({w.item.problem.id: w.item.problem
                                     for w in todo}.values()))
-                written = _pipeline(todo, model, Assessor(judge), settings, prompts, store,
+                written = _pipeline(todo, model, Assessor(judge, options.trust_in_child),
+                                    settings, prompts, store,
                                     concurrency, batch_size, judge_threads(sandbox), on_record)
         rewrites = [Rewrite.from_dict(r) for r in store.records()]
     elapsed = time.monotonic() - started

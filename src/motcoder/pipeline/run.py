@@ -96,7 +96,8 @@ class RunSettings:
             self.evaluation.judge = list(MUCODE_JUDGE)
 
     def to_config(self) -> dict[str, Any]:
-        config = {"command": "run", **dataclasses.asdict(self)}
+        config = {"command": "run", **dataclasses.asdict(self),
+                  "evaluation": self.evaluation.to_config()}
         if config["best_of_n"] is None:  # runs of other solvers keep their config.json as is
             del config["best_of_n"]
         return config
@@ -162,9 +163,10 @@ def best_of_n_solver(settings: RunSettings, batch_size: int, workers: int,
             close()
 
 
-def add_search_summary(run_dir: RunDir, summary: dict[str, Any],
-                       samples: list[Any]) -> dict[str, Any]:
-    """Add accuracy per search / averaged over searches / per turn to ``summary.json``."""
+def add_search_summary(run_dir: RunDir, summary: dict[str, Any], samples: list[Any],
+                       trust_in_child: bool = False) -> dict[str, Any]:
+    """Add accuracy per search / averaged over searches / per turn to ``summary.json``
+    (``trust_in_child``: as `motcoder.scoring.metrics.counts_as_passed`)."""
     from motcoder.sandbox.verdict import Verdict
     from motcoder.scoring.evaluate import RESULTS, verdict_key
     from motcoder.scoring.searches import search_summary
@@ -173,7 +175,8 @@ def add_search_summary(run_dir: RunDir, summary: dict[str, Any],
     with run_dir.store(RESULTS, key=verdict_key) as store:
         verdicts = [Verdict.from_dict(r) for r in store.records()]
     summary["searches"] = search_summary(
-        v for v in verdicts if (v.task_id, v.sample_index, v.round) in wanted)
+        (v for v in verdicts if (v.task_id, v.sample_index, v.round) in wanted),
+        trust_in_child)
     run_dir.write_json(run_dir.SUMMARY, summary)
     return summary
 
@@ -229,7 +232,8 @@ def run(
                        sandbox_config=SandboxConfig(workers=workers), executor=executor,
                        on_start=progress.judging_start, on_verdict=progress.verdict)
     if settings.solver == "best_of_n":
-        summary = add_search_summary(run_dir, summary, samples)
+        summary = add_search_summary(run_dir, summary, samples,
+                                     settings.evaluation.trust_in_child)
     write_reports([run_dir.path], run_dir.path,
                   title=f"motcoder run — {settings.model} on {settings.benchmark}")
     return summary

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from motcoder.problems.errors import ProblemLoadError
+from motcoder.runs import json_dumps
 
 SPLIT_WORDS: dict[str, str] = {
     "train": "train",
@@ -160,6 +161,6 @@ def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
     count = 0
     with opener(path, "wt", encoding="utf-8") as handle:
         for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(json_dumps(record) + "\n")
             count += 1
     return count

@@ -84,7 +84,9 @@ def _flush() -> None:
 
 
 def compile_source(source: str, filename: str) -> Any:
-    return compile(source, filename, "exec", dont_inherit=True)
+    """Compile as the language is: no inherited ``__future__`` flags, and asserts kept
+    whatever optimisation level the harness runs with (``PYTHONOPTIMIZE``, ``-O``)."""
+    return compile(source, filename, "exec", dont_inherit=True, optimize=0)
 
 
 def _exec_program(req: dict[str, Any], name: str) -> dict[str, Any]:

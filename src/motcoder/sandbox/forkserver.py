@@ -1,10 +1,11 @@
 """The fork-server: a small warm process that forks one isolated child per program run.
 
-Started by exec (``python -s -m motcoder.sandbox.forkserver CONFIG_JSON``), never forked from
-the big harness process. At start it enters its namespaces once (mount, network, PID, IPC,
-UTS; a user namespace first when not root), makes the whole filesystem read-only except a
-private tmpfs, hides the paths it is told to (benchmark files, caches, run directories),
-preloads common modules and freezes the GC. Then it forks its *zygote*: a copy of itself
+Started by exec (``python -s -P -m motcoder.sandbox.forkserver``, its configuration sent as
+the first message on its stdin), never forked from the big harness process. At start it
+enters its namespaces once (mount, network, PID, IPC, UTS; a user namespace first when not
+root), builds the programs' filesystem from an allow-list and makes it the root (see
+`Server._setup_mounts`), hides the paths it is told to inside it, preloads common modules
+and freezes the GC. Then it forks its *zygote*: a copy of itself
 that installs the seccomp filter and from then on only forks children and reaps them.
 
 Why two processes: a fork shares every page of the forking process with the child until
@@ -16,11 +17,11 @@ The zygote's loop writes only a handful.
 Per request:
 
 1. the server makes the run's files (stdin/stdout/stderr/results memfds, a request pipe, a
-   private directory) and hands them to the zygote, which forks the child ahead of its
-   request: the child enters its own session, takes the files as fds 0-4, gets rlimits
-   (CPU, address space, file size, open files, no core), no_new_privs, no capabilities and
-   the seccomp filter, then waits for its request and runs the program
-   (`motcoder.sandbox.child`);
+   fresh directory with a random name, owned by the run's id) and hands them to the zygote,
+   which forks the child ahead of its request: the child enters its own session, takes the
+   files as fds 0-4, waits for its request, gets rlimits (CPU, address space, file size,
+   open files, no core), takes its own unprivileged id (which drops every capability), and
+   runs the program (`motcoder.sandbox.child`) under the zygote's seccomp allow-list;
 2. the server sends the request and waits with a wall-clock deadline for the zygote's
    report; past it, it kills the child's whole session. The zygote reaps the child with
    wait4 (CPU time, peak RSS), kills anything the child left behind, and reports;
@@ -37,10 +38,10 @@ here — every page the server writes while a forked child shares it is copied.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import pickle
 import resource
+import secrets
 import select
 import signal
 import socket
@@ -50,6 +51,7 @@ import time
 from typing import Any
 
 from motcoder.sandbox import child, kernel
+from motcoder.sandbox.cgroup import MemoryCgroup
 
 EXITED = struct.Struct("=idq")  # zygote -> server: wait status, CPU seconds, peak RSS (KiB)
 FORKED = struct.Struct("=i")    # zygote -> server: the child's pid, or -errno
@@ -67,6 +69,7 @@ PRELOAD = (
 # cost of a fork) and so neither pyseccomp (it imports subprocess, hence threading) — the
 # seccomp programs are compiled by the harness and arrive as bytes in the configuration.
 STDERR_TAIL = 8192
+CGROUP_MARGIN_MB = 32
 RESULTS_CAP = 64 << 20
 SETUP_FAILED = 121  # exit status of a child whose isolation could not be set up
 
@@ -77,6 +80,9 @@ class Server:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.workdir: str = config["workdir"]
+        self.scratch: str = self.workdir  # where runs' directories go (/tmp once isolated)
+        self.run_uid: int | None = None   # base of the programs' own ids (None: not used)
+        self.cgroup: MemoryCgroup | None = None
         self.layers: dict[str, str] = {}
         self.in_pid_ns = False
         self.bpf: bytes | None = None
@@ -89,10 +95,30 @@ class Server:
         self.seccomp_on = False
 
     # ---------------------------------------------------------------- set-up
+    def open_cgroup(self) -> None:
+        """Open the server's memory cgroup (made by the harness) while the host's
+        filesystem is still there."""
+        made = self.config.get("cgroup")
+        tmpfs = int(self.config.get("tmpfs_mb", 512))
+        if isinstance(made, list):
+            try:
+                self.cgroup = MemoryCgroup.open(*made)
+                self.layers["memory"] = (
+                    f"cgroup v{made[0]} per server, no swap: a run's memory, files in its "
+                    "scratch, memfds, shared memory and page cache count against its limit; "
+                    "address-space limit too")
+                return
+            except OSError as exc:
+                made = f"cgroup v{made[0]}: {exc.strerror}"
+        self.layers["memory"] = (
+            f"no cgroup ({made}): address-space limit only; memfd, SysV and POSIX shared "
+            f"memory refused; scratch files count against a {tmpfs} MB tmpfs")
+
     def enter_namespaces(self) -> None:
         """Enter mount/net/PID/IPC/UTS namespaces once; degrade and report when refused."""
         if not self.config.get("namespaces", True):
             self.layers["namespaces"] = "off (disabled by configuration)"
+            self._choose_ids(os.getuid() != 0)
             return
         base = (kernel.CLONE_NEWNS | kernel.CLONE_NEWNET | kernel.CLONE_NEWPID
                 | kernel.CLONE_NEWIPC | kernel.CLONE_NEWUTS)
@@ -110,12 +136,32 @@ class Server:
                 kernel.write_id_maps(uid, gid)
             self.layers["namespaces"] = "mount, network, pid, ipc, uts" + (
                 " (inside a user namespace)" if user_ns else "")
+            self._choose_ids(user_ns)
             self.layers["network"] = "none (empty network namespace)"
             self._become_pid_one()
             self._setup_mounts()
             return
         self.layers["namespaces"] = f"unavailable ({error})"
         self.layers["network"] = "blocked by seccomp only (no network namespace)"
+        self._choose_ids(os.getuid() != 0)
+
+    def _choose_ids(self, user_ns: bool) -> None:
+        """Programs run under ids of their own (two per server, alternating, so a program
+        never shares its id with the next run's child that waits beside it), never the
+        harness's: signals, limits, priority and tracing of the sandbox's processes then
+        fail by permission. A user namespace entered without privilege maps only one id,
+        so this needs the harness to run as root."""
+        base = self.config.get("uid_base")
+        if not self.config.get("own_uid", True):
+            self.layers["user"] = "off (disabled by configuration)"
+        elif user_ns or base is None:
+            self.layers["user"] = ("unavailable (not root: an unprivileged user namespace "
+                                   "maps only the harness's own id)")
+        else:
+            self.run_uid = int(base)
+            # the ids themselves are not reported: they differ per server and run
+            self.layers["user"] = ("two unprivileged ids of its own (at random, >= 2^28), "
+                                   "no capabilities")
 
     def _become_pid_one(self) -> None:
         """After unshare(CLONE_NEWPID) the next child is PID 1 of the new namespace: fork it
@@ -135,38 +181,67 @@ class Server:
         self.in_pid_ns = os.getpid() == 1
 
     def _setup_mounts(self) -> None:
+        """Build the programs' whole filesystem and make it the root (pivot_root): only the
+        allowed paths (interpreter, standard library, packages, system libraries),
+        read-only; a private /dev (null, zero, full, random, urandom); a read-only /proc of
+        this PID namespace in which processes of other users are invisible; /tmp, a
+        private tmpfs that holds each run's scratch directory. Nothing else of the host —
+        its /tmp, /run, sockets, home, datasets, run directories — exists in it.
+
+        Done by hand with mount(2) rather than by starting bubblewrap: the server must keep
+        running after the root is built (it forks every child from it), while bwrap would
+        exec a fresh interpreter inside, which is what a fork-server exists to avoid, and it
+        would add a dependency many machines lack. The steps are the ones bwrap takes.
+        """
         kernel.mount(None, "/", None, kernel.MS_REC | kernel.MS_PRIVATE)
-        size = int(self.config.get("tmpfs_mb", 512))
-        kernel.mount("tmpfs", self.workdir, "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV,
-                     f"size={size}m,mode=0777")
-        hidden = []
-        for path in self.config.get("hide", []):
+        root = self.workdir
+        kernel.mount("tmpfs", root, "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV,
+                     "size=1m,mode=0755")
+        allowed = []
+        for path in _outermost([*python_paths(), *SYSTEM_PATHS, *self.config.get("allow", [])]):
             try:
-                if os.path.isdir(path):
-                    kernel.mount("tmpfs", path, "tmpfs",
+                if _mirror(path, root):
+                    allowed.append(path)
+            except OSError as exc:
+                self._note("allow_failures", f"{path}: {exc.strerror}")
+        _make_dev(root)
+        os.mkdir(os.path.join(root, "tmp"), 0o755)
+        size = int(self.config.get("tmpfs_mb", 512))
+        kernel.mount("tmpfs", os.path.join(root, "tmp"), "tmpfs",
+                     kernel.MS_NOSUID | kernel.MS_NODEV, f"size={size}m,mode=0711")
+        hidden = 0
+        for path in [*self.config.get("hide", []), *foreign_site_packages(allowed)]:
+            target = root + os.path.abspath(path)
+            try:
+                if os.path.isdir(target):
+                    kernel.mount("tmpfs", target, "tmpfs",
                                  kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV,
                                  "size=4k,mode=0555")
-                elif os.path.exists(path):
-                    kernel.mount("/dev/null", path, None, kernel.MS_BIND)
+                elif os.path.lexists(target):
+                    kernel.mount("/dev/null", target, None, kernel.MS_BIND)
                 else:
                     continue
-                hidden.append(path)
+                hidden += 1
             except OSError as exc:
-                self.layers.setdefault("hide_failures", "")
-                self.layers["hide_failures"] += f"{path}: {exc.strerror}; "
-        failures = kernel.make_read_only([self.workdir])
+                self._note("hide_failures", f"{path}: {exc.strerror}")
+        os.mkdir(os.path.join(root, "proc"), 0o555)
+        self.layers["proc"] = _mount_proc(os.path.join(root, "proc"))
+        old = os.path.join(root, ".old")
+        os.mkdir(old)
+        kernel.pivot_root(root, old)
+        os.chdir("/")
+        kernel.umount("/.old")
+        os.rmdir("/.old")
+        kernel.mount(None, "/", None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY
+                     | kernel.MS_NOSUID | kernel.MS_NODEV)
+        self.scratch = "/tmp"
         self.layers["filesystem"] = (
-            "read-only except a private tmpfs"
-            + (f" ({len(failures)} mounts could not be remounted)" if failures else "")
-        )
-        self.layers["hidden_paths"] = str(len(hidden))
-        if self.in_pid_ns:
-            try:
-                kernel.mount("proc", "/proc", "proc",
-                             kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC)
-                self.layers["proc"] = "private /proc (only this sandbox's processes)"
-            except OSError as exc:
-                self.layers["proc"] = f"host /proc ({exc.strerror})"
+            f"allow-list: {len(allowed)} read-only paths, private /dev, scratch tmpfs "
+            "(nothing else of the host)")
+        self.layers["hidden_paths"] = str(hidden)
+
+    def _note(self, key: str, text: str) -> None:
+        self.layers[key] = self.layers.get(key, "") + text + "; "
 
     def prepare(self) -> None:
         for name in PRELOAD:
@@ -183,10 +258,18 @@ class Server:
         self.layers["proc_access"] = "none to other processes (not dumpable)"
         self.layers["pid_namespace"] = "yes" if self.in_pid_ns else "no"
         self.layers["rlimits"] = "cpu, address space, file size, open files, core"
+        self.layers["scratch"] = ("a fresh private directory per run, removed after it, "
+                                  "not on the import path")
         # The server needs no capability once its mounts are in place; children inherit none.
         try:
-            kernel.drop_capabilities()
-            self.layers["capabilities"] = "none (all dropped), no_new_privs"
+            if self.run_uid is None:
+                kernel.drop_capabilities()
+                self.layers["capabilities"] = "none (all dropped), no_new_privs"
+            else:
+                kernel.drop_capabilities(kernel.SERVER_CAPABILITIES)
+                self.layers["capabilities"] = (
+                    "programs: none, no_new_privs; server: only chown, file override, kill, "
+                    "set ids")
         except OSError as exc:
             self.layers["capabilities"] = f"could not drop ({exc.strerror}), no_new_privs"
         child.prepare_stdio()
@@ -205,7 +288,9 @@ class Server:
         if not self.config.get("seccomp", True):
             self.layers["seccomp"] = "off (disabled by configuration)"
             return
-        what = "no fork/exec, no sockets but AF_UNIX, no ptrace, no signals to other processes"
+        what = ("allow-list; no fork/exec, no sockets but a connected AF_UNIX pair, no SysV "
+                "IPC, io_uring or memfd, no ptrace, no signals, limits or priority of other "
+                "processes")
         programs = {k: bytes.fromhex(v) for k, v in self.config.get("seccomp_bpf", {}).items()}
         if not programs:
             self.layers["seccomp"] = "unavailable (" + self.config.get(
@@ -263,20 +348,24 @@ class Server:
                 return
             if not msg:
                 return  # the server is gone
+            uid_text, rundir = msg.decode().split(" ", 1)
+            uid = int(uid_text)
             try:
                 pid = os.fork()
             except OSError as exc:
                 pid = -(exc.errno or 1)
             if pid == 0:
-                self._child(fds[:4], fds[4], msg.decode())  # never returns
+                self._child(fds[:4], fds[4], rundir, uid)  # never returns
             for fd in fds:
                 os.close(fd)
             sock.send(FORKED.pack(pid))
             if pid < 0:
                 continue
             _, status, usage = os.wait4(pid, 0)
-            if not self.seccomp_on:
+            if not self.seccomp_on:  # with it, no process and no IPC object can be made
                 self._kill_leftovers(pid)
+                if self.in_pid_ns:  # the IPC namespace is this server's own
+                    kernel.remove_sysv_objects(uid)
             sock.send(EXITED.pack(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
 
     def _from_zygote(self) -> bytes:
@@ -295,12 +384,12 @@ class Server:
         the harness is still judging the previous result, then waits on a pipe."""
         assert self.zygote is not None
         self.counter += 1
-        rundir = os.path.join(self.workdir, f"run{self.counter}")
-        os.mkdir(rundir, 0o700)
+        uid = -1 if self.run_uid is None else self.run_uid + (self.counter & 1)
+        rundir = self._make_rundir(uid)
         fds = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr", "results")]
         req_r, req_w = os.pipe()
         try:
-            socket.send_fds(self.zygote, [rundir.encode()], [*fds, req_r])
+            socket.send_fds(self.zygote, [f"{uid} {rundir}".encode()], [*fds, req_r])
         except OSError as exc:
             raise ZygoteLost(str(exc)) from exc
         finally:
@@ -311,6 +400,20 @@ class Server:
             self._cleanup(fds, rundir)
             raise OSError(-pid, f"fork failed: {os.strerror(-pid)}")
         self.warm = (pid, fds, req_w, rundir)
+
+    def _make_rundir(self, uid: int) -> str:
+        """A new directory for one run, named at random in a directory programs cannot
+        write, so no program can prepare or occupy the next run's; owned by the run's id
+        ``uid`` (when not -1)."""
+        while True:
+            rundir = os.path.join(self.scratch, secrets.token_hex(8))
+            try:
+                os.mkdir(rundir, 0o700)
+            except FileExistsError:
+                continue
+            if uid >= 0:
+                os.chown(rundir, uid, uid)
+            return rundir
 
     def try_prefork(self) -> None:
         """Prefork if possible; a failure (no more processes, say) is reported by the run
@@ -347,6 +450,8 @@ class Server:
             if stdin:
                 os.write(fds[0], stdin)
                 os.lseek(fds[0], 0, os.SEEK_SET)
+            if self.cgroup is not None:
+                self._limit_memory(int(req["mem_mb"]))
             start = time.monotonic()
             try:
                 send_bytes(req_w, req["child"])
@@ -357,13 +462,25 @@ class Server:
         finally:
             self._cleanup(fds, rundir)
 
-    def _child(self, fds: list[int], req_fd: int, rundir: str) -> None:
+    def _limit_memory(self, mb: int) -> None:
+        """The cgroup limit of the next run: its memory limit and a margin for what the
+        child copies of the server's pages, so the address-space limit (a MemoryError the
+        program sees) usually comes first and the cgroup catches what it does not count."""
+        assert self.cgroup is not None
+        try:
+            self.cgroup.set_limit(mb + CGROUP_MARGIN_MB)
+        except OSError as exc:  # usage above the new limit, not reclaimable: keep the old
+            self._note("cgroup_errors", f"limit {mb} MB: {exc.strerror}")
+
+    def _child(self, fds: list[int], req_fd: int, rundir: str, uid: int) -> None:
         status = SETUP_FAILED
         try:
             os.setsid()
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
             os.dup2(req_fd, 4)
+            if self.cgroup is not None:  # into the server's memory cgroup (not the zygote)
+                os.write(self.cgroup.procs, b"0")
             os.closerange(5, 65536)
             os.chdir(rundir)
             if not self.in_pid_ns:  # inside one, the namespace dies with its PID 1 anyway
@@ -381,6 +498,11 @@ class Server:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
             resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            os.environ["TMPDIR"] = rundir
+            if uid >= 0:  # last: the capabilities needed above go with root's id
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
         except BaseException as exc:  # noqa: BLE001 - the program has not started yet
             os.write(2, f"motcoder sandbox: child set-up failed: {exc}\n".encode())
         else:
@@ -399,6 +521,7 @@ class Server:
             _kill_group(pid)
         status, cpu, maxrss = EXITED.unpack(self._from_zygote())
         wall = time.monotonic() - start
+        oom = self.cgroup is not None and self.cgroup.killed_since_last()
         return {
             "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -406,6 +529,7 @@ class Server:
             "cpu": cpu,
             "maxrss_kb": maxrss,
             "wall": wall,
+            "oom_killed": oom,
             "stdout": _read_fd(fds[1], int(req["out_mb"]) << 20),
             "stderr": _read_tail(fds[2], STDERR_TAIL),
             "results": _read_fd(fds[3], RESULTS_CAP),
@@ -446,6 +570,106 @@ class Server:
 
     def info(self) -> dict[str, Any]:
         return {"layers": self.layers, "pid": os.getpid(), "base_vm": self.base_vm}
+
+
+# What programs may read besides Python: shared libraries (for extension modules loaded
+# later; those of the interpreter are mapped already), the loader's cache, time zones.
+SYSTEM_PATHS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32",
+                "/usr/local/lib", "/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo")
+
+
+def python_paths() -> list[str]:
+    """This interpreter, its standard library and the environment's packages (as this
+    server, started with -s -P, imports them), and motcoder's own package — not the rest of
+    a source checkout an editable install points at (tests, fixtures, runs)."""
+    import sysconfig
+
+    import motcoder
+
+    paths = [os.path.realpath(sys.executable), *motcoder.__path__]
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        paths.append(sysconfig.get_path(key))
+    paths.extend(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return [p for p in paths if p]
+
+
+def foreign_site_packages(allowed: list[str]) -> list[str]:
+    """Package directories inside the allowed trees that this interpreter does not import
+    from (another Python's site-packages, Debian's dist-packages): hidden, since an
+    installed copy of a benchmark package there holds its answer keys."""
+    import glob
+
+    ours = {os.path.realpath(p) for p in sys.path if p}
+    found = []
+    for top in allowed:
+        if os.path.isdir(top) and not os.path.islink(top):
+            for pattern in ("site-packages", "dist-packages", "python3*/site-packages",
+                            "python3*/dist-packages", "lib/python3*/site-packages"):
+                found.extend(glob.glob(os.path.join(top, pattern)))
+    return [p for p in found if os.path.realpath(p) not in ours]
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Absolute ``paths`` in order, without those inside another one of them."""
+    result: list[str] = []
+    for path in sorted({os.path.abspath(p) for p in paths}):
+        if not any(path == p or path.startswith(p.rstrip("/") + "/") for p in result):
+            result.append(path)
+    return result
+
+
+def _mirror(path: str, root: str) -> bool:
+    """Make ``path`` of the host appear, read-only, at the same place under ``root``: a
+    symbolic link is copied as a link (its target must be allowed too), a directory or a
+    file is bind-mounted. False when the host has no such path."""
+    if not os.path.lexists(path):
+        return False
+    target = root + path
+    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+    if os.path.islink(path):
+        os.symlink(os.readlink(path), target)
+        return True
+    if os.path.isdir(path):
+        os.makedirs(target, 0o755, exist_ok=True)
+    else:
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    kernel.bind_read_only(path, target)
+    return True
+
+
+DEVICES = ("null", "zero", "full", "random", "urandom")
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+             "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+
+
+def _make_dev(root: str) -> None:
+    """A private /dev: the harmless devices, bound from the host, and the usual links."""
+    dev = os.path.join(root, "dev")
+    os.mkdir(dev, 0o755)
+    for name in DEVICES:
+        target = os.path.join(dev, name)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
+        kernel.bind_read_only(f"/dev/{name}", target, kernel.MS_NOSUID | kernel.MS_NOEXEC)
+    for name, link in DEV_LINKS.items():
+        os.symlink(link, os.path.join(dev, name))
+
+
+def _mount_proc(target: str) -> str:
+    """Mount this PID namespace's /proc read-only, with processes of other users invisible
+    and only the process directories when the kernel supports that; say what was done."""
+    flags = kernel.MS_NOSUID | kernel.MS_NODEV | kernel.MS_NOEXEC | kernel.MS_RDONLY
+    for options, what in (("hidepid=invisible,subset=pid",
+                           "only this sandbox's own processes, other users' invisible, "
+                           "no system files"),
+                          ("hidepid=2", "only this sandbox's own processes, other users' "
+                                        "invisible"),
+                          (None, "only this sandbox's processes")):
+        try:
+            kernel.mount("proc", target, "proc", flags, options)
+            return f"private read-only /proc ({what})"
+        except OSError as exc:
+            error = exc.strerror
+    return f"none ({error})"
 
 
 def _supervise(sock: socket.socket, server_pid: int) -> None:
@@ -576,13 +800,16 @@ def send_bytes(fd: int, data: bytes) -> None:
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
     # Move the protocol pipes off 0/1 so children can never inherit them by accident.
     rfd, wfd = os.dup(0), os.dup(1)
+    # The configuration comes as the first message, not on the command line (which any
+    # process that sees this one could read).
+    config = recv(rfd)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     server = Server(config)
+    server.open_cgroup()
     server.enter_namespaces()
     server.prepare()
     server.start_zygote((rfd, wfd))

@@ -105,6 +105,10 @@ def _stderr_tail(raw: RawResult) -> str:
 
 def process_failure(raw: RawResult, cpu_limit: float, out_mb: int) -> tuple[str, str] | None:
     """Status and message when the process itself failed (limits, crash), else None."""
+    if raw.harness_error:
+        return HARNESS_ERROR, raw.harness_error
+    if raw.oom_killed:
+        return MEMORY_LIMIT, "memory limit exceeded (killed at the memory cgroup's limit)"
     if raw.exit_code == SETUP_FAILED and b"motcoder sandbox: child set-up failed" in raw.stderr:
         return HARNESS_ERROR, _stderr_tail(raw)
     if raw.timed_out or raw.signal in (signal.SIGXCPU, signal.SIGKILL) or raw.cpu > cpu_limit:
@@ -260,8 +264,10 @@ def _failing_line(script: str, exc: BaseException) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _compiled(source: str, filename: str) -> Any:
-    """Trusted benchmark code (references, setup, scripts) is compiled once."""
-    return compile(source, filename, "exec", dont_inherit=True)
+    """Trusted benchmark code (references, setup, scripts) is compiled once — with its
+    asserts, whatever the harness's own optimize level (``-O``, ``PYTHONOPTIMIZE``): a check
+    compiled without them would pass any program."""
+    return compile(source, filename, "exec", dont_inherit=True, optimize=0)
 
 
 class Judge:

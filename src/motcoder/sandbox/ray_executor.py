@@ -56,11 +56,10 @@ class SandboxActor:
 
     def open(self, token: str, config: dict[str, Any]) -> dict[str, Any]:
         """Start the fork-servers of one `RaySandbox`; what they run with."""
-        from motcoder.sandbox.pool import Sandbox, default_hidden_paths
+        from motcoder.sandbox.pool import Sandbox
 
         sandbox_config = SandboxConfig(**config)
-        sandbox_config.hide = list(dict.fromkeys(
-            [*sandbox_config.hide, *default_hidden_paths(), self.ray_dir]))
+        sandbox_config.hide = list(dict.fromkeys([*sandbox_config.hide, self.ray_dir]))
         sandbox = Sandbox(sandbox_config)
         self.sandboxes[token] = (sandbox, ThreadPoolExecutor(
             max_workers=sandbox.workers, thread_name_prefix="sandbox"))

@@ -37,16 +37,23 @@ RESULTS = "results.jsonl"
 
 @dataclass
 class EvalOptions:
-    """Everything that changes verdicts (stored in the run's config and checked on resume)."""
+    """Everything that changes verdicts or their scores (stored in the run's config and
+    checked on resume)."""
 
     limits: Limits = field(default_factory=Limits)
     early_stop: bool = True
     judge: list[str] | None = None  # visibilities deciding the verdict; None: the problem's
     stdout_mode: str = "tokens"
     float_tol: float = 1e-6
+    # Count passes judged inside the untrusted process (`counts_as_passed`): it changes the
+    # scores, not the verdicts, and is stored with the rest so that a resume keeps it.
+    trust_in_child: bool = False
 
     def to_config(self) -> dict[str, Any]:
-        return asdict(self)
+        config = asdict(self)
+        if not self.trust_in_child:  # the default: runs made before the option still resume
+            del config["trust_in_child"]
+        return config
 
 
 def verdict_key(record: dict[str, Any]) -> tuple[str, int, int]:
@@ -64,6 +71,14 @@ def final_attempts(verdicts: Iterable[Verdict], up_to: int | None = None) -> lis
         if key not in last or v.round > last[key].round:
             last[key] = v
     return list(last.values())
+
+
+def trust_in_child_of(config: Mapping[str, Any]) -> bool:
+    """The ``trust_in_child`` setting a run was scored with, from its ``config.json``
+    (``options`` of `motcoder evaluate`, ``evaluation`` of `motcoder run`); False when
+    absent."""
+    options = config.get("options") or config.get("evaluation") or {}
+    return bool(isinstance(options, Mapping) and options.get("trust_in_child", False))
 
 
 def file_digest(path: str) -> str:
@@ -112,6 +127,9 @@ def judge_samples(
         except BaseException:
             for future in pending:
                 future.cancel()
+            # Ctrl-C (or any failure) must not wait for the programs still running: ending
+            # the sandbox ends them, and their threads return at once.
+            judge.sandbox.close()
             raise
 
 
@@ -188,11 +206,12 @@ def evaluate(
     wanted = {s.key for s in samples}
     verdicts = [v for v in verdicts if (v.task_id, v.sample_index, v.round) in wanted]
     difficulties = {p.id: p.difficulty for p in sampled}
-    summary = summarize(final_attempts(verdicts), difficulties, ks)
+    trust = options.trust_in_child
+    summary = summarize(final_attempts(verdicts), difficulties, ks, trust)
     rounds = sorted({v.round for v in verdicts})
     if len(rounds) > 1:
         summary["rounds"] = {
-            str(r): summarize(final_attempts(verdicts, up_to=r), difficulties, ks)
+            str(r): summarize(final_attempts(verdicts, up_to=r), difficulties, ks, trust)
             for r in rounds
         }
     if layers:

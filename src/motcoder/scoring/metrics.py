@@ -21,8 +21,15 @@ Three different numbers, never confused with one another:
 
 Every group has ``problems``, ``samples``, ``passed_samples``, ``pass@k`` (``{"1": 0.33,
 ...}``, fractions in [0, 1]), ``strict_accuracy``, ``test_pass_rate``, ``harness_errors``,
-``in_child_verdicts`` and ``statuses`` (samples per verdict status). Problems without a
-difficulty count in ``"all"`` only.
+``in_child_verdicts``, ``in_child_passed`` and ``statuses`` (samples per verdict status).
+Problems without a difficulty count in ``"all"`` only.
+
+Verdicts judged inside the untrusted process (``trust: in-child``: assertion scripts whose
+calls could not be recorded) can be forged by the program, so their passes count in none of
+these numbers — nor their passed tests in the test pass rate — unless ``trust_in_child``
+(`counts_as_passed`); the summary's ``trust_in_child`` says which rule was applied, and
+``in_child_verdicts`` / ``in_child_passed`` how many such verdicts there were and how many
+of them passed in the child.
 
 A problem none of whose verdicts lists a judged test cannot be scored: that is an error
 (`MetricsError` naming it), never a success. So is a verdict that says "passed" without
@@ -75,6 +82,7 @@ class ProblemScore:
     has_not_run: bool           # some test was skipped (early stop)
     harness_errors: int         # samples the engine failed on
     in_child: int               # samples judged inside the untrusted process
+    in_child_passed: int        # of them, those that passed there (counted or not)
     statuses: Counter[str] = field(default_factory=Counter)
 
 
@@ -86,11 +94,31 @@ def _as_verdict(item: Verdict | Mapping[str, Any]) -> Verdict:
     raise TypeError(f"expected a Verdict or a verdict record, got {type(item).__name__}")
 
 
+def _trusted(v: Verdict, trust_in_child: bool) -> bool:
+    """Whether the passes of ``v`` count: judged in the harness, or in the child with
+    ``trust_in_child`` (such a verdict is only as honest as the program it judged)."""
+    return trust_in_child or v.trust != TRUST_IN_CHILD
+
+
+def counts_as_passed(verdict: Verdict | Mapping[str, Any], trust_in_child: bool = False
+                     ) -> bool:
+    """Whether a verdict counts as a pass in pass@k and every table: it passed, and was
+    judged in the harness — or inside the untrusted process, with ``trust_in_child``."""
+    v = _as_verdict(verdict)
+    return v.passed and _trusted(v, trust_in_child)
+
+
+def _counted_tests(v: Verdict, trust_in_child: bool) -> int:
+    """The passed tests a verdict counts with in the test pass rate (as `counts_as_passed`)."""
+    return v.passed_tests if _trusted(v, trust_in_child) else 0
+
+
 def _is_harness_error(v: Verdict) -> bool:
     return v.status == HARNESS_ERROR or any(t.status == HARNESS_ERROR for t in v.tests)
 
 
-def _score_problem(task_id: str, difficulty: str | None, verdicts: list[Verdict]) -> ProblemScore:
+def _score_problem(task_id: str, difficulty: str | None, verdicts: list[Verdict],
+                   trust_in_child: bool = False) -> ProblemScore:
     verdicts = sorted(verdicts, key=lambda v: v.sample_index)
     for a, b in zip(verdicts, verdicts[1:], strict=False):
         if a.sample_index == b.sample_index:
@@ -127,15 +155,17 @@ def _score_problem(task_id: str, difficulty: str | None, verdicts: list[Verdict]
         task_id=task_id,
         difficulty=difficulty,
         n=len(verdicts),
-        c=sum(v.passed for v in verdicts),
-        first_passed=verdicts[0].passed,
+        c=sum(counts_as_passed(v, trust_in_child) for v in verdicts),
+        first_passed=counts_as_passed(verdicts[0], trust_in_child),
         judged_tests=judged,
         test_pass_rate=(
-            sum(v.passed_tests / judged for v in verdicts) / len(verdicts) if judged else 0.0
+            sum(_counted_tests(v, trust_in_child) / judged for v in verdicts) / len(verdicts)
+            if judged else 0.0
         ),
         has_not_run=any(t.status == NOT_RUN for v in verdicts for t in v.tests),
         harness_errors=sum(_is_harness_error(v) for v in verdicts),
         in_child=sum(v.trust == TRUST_IN_CHILD for v in verdicts),
+        in_child_passed=sum(v.trust == TRUST_IN_CHILD and v.passed for v in verdicts),
         statuses=Counter(v.status for v in verdicts),
     )
 
@@ -143,8 +173,10 @@ def _score_problem(task_id: str, difficulty: str | None, verdicts: list[Verdict]
 def score_problems(
     verdicts: Iterable[Verdict | Mapping[str, Any]],
     difficulties: Mapping[str, str | None] | None = None,
+    trust_in_child: bool = False,
 ) -> list[ProblemScore]:
-    """Group verdicts by problem and score each problem (in order of first appearance).
+    """Group verdicts by problem and score each problem (in order of first appearance);
+    passes count as `counts_as_passed` says.
 
     ``difficulties`` maps every problem to be scored to its difficulty; when given, a verdict
     of a problem not in it, or a problem in it without verdicts, is an error (an unfinished
@@ -187,7 +219,7 @@ def score_problems(
                 f"problem {task_id!r} has the difficulty {ALL!r}, which is reserved for the "
                 "total — rename that difficulty"
             )
-        scores.append(_score_problem(task_id, difficulty, vs))
+        scores.append(_score_problem(task_id, difficulty, vs, trust_in_child))
     return scores
 
 
@@ -220,22 +252,34 @@ def _group_summary(
         "test_pass_rate": sum(s.test_pass_rate for s in scores) / count if rate_ok else None,
         "harness_errors": sum(s.harness_errors for s in scores),
         "in_child_verdicts": sum(s.in_child for s in scores),
+        "in_child_passed": sum(s.in_child_passed for s in scores),
         "statuses": dict(sorted(statuses.items())),
     }
+
+
+def _in_child_note(in_child: int, passed: int, trust_in_child: bool) -> str:
+    """What the summary says of the verdicts judged inside the untrusted process."""
+    said = (f"{in_child} verdict(s) had to be judged inside the untrusted process, where a "
+            f"program can forge its verdict; {passed} passed there")
+    if trust_in_child:
+        return f"{said} and count as passes (--trust-in-child)"
+    return f"{said} but count as failures — pass --trust-in-child to count them"
 
 
 def summarize(
     verdicts: Iterable[Verdict | Mapping[str, Any]],
     difficulties: Mapping[str, str | None] | None = None,
     ks: Sequence[int] | None = None,
+    trust_in_child: bool = False,
 ) -> dict[str, Any]:
     """The summary of a run (see the module docstring for its shape).
 
     ``verdicts`` are `Verdict` objects or their ``to_dict`` records, several per problem.
     ``difficulties`` is as in `score_problems`. ``ks`` overrides the reported k; each must be
-    at most the smallest number of samples of a problem.
+    at most the smallest number of samples of a problem. ``trust_in_child``: count the passes
+    of verdicts judged inside the untrusted process (`counts_as_passed`).
     """
-    scores = score_problems(verdicts, difficulties)
+    scores = score_problems(verdicts, difficulties, trust_in_child)
     n_min = min(s.n for s in scores)
     n_max = max(s.n for s in scores)
     if ks is None:
@@ -282,9 +326,7 @@ def summarize(
         )
     in_child = groups[ALL]["in_child_verdicts"]
     if in_child:
-        notes.append(
-            f"{in_child} verdict(s) had to be judged inside the untrusted process (lower trust)"
-        )
+        notes.append(_in_child_note(in_child, groups[ALL]["in_child_passed"], trust_in_child))
     no_tests = [s.task_id for s in scores if s.judged_tests == 0]
     if no_tests:
         notes.append(
@@ -294,6 +336,7 @@ def summarize(
     return {
         "samples_per_problem": {"min": n_min, "max": n_max},
         "ks": list(ks),
+        "trust_in_child": trust_in_child,
         "groups": groups,
         "notes": notes,
         "definitions": dict(DEFINITIONS),

@@ -3,8 +3,10 @@
 `summary_table` builds a rich ``Table`` for the terminal; `summary_markdown` gives the same
 rows as a Markdown table (readable as plain text) for reports. One row per difficulty, then
 ``all``; columns: problems, samples, pass@k for each reported k, strict accuracy, test pass
-rate. Rates are shown as percentages with two decimals; a rate that was not computed is
-shown as ``n/a`` (the summary's notes say why).
+rate, and — when some sample was judged inside the untrusted process — how many were
+(``in-child``) and how many of those passed there (``passed in child``; counted in the rates
+only with ``--trust-in-child``, as the notes say). Rates are shown as percentages with two
+decimals; a rate that was not computed is shown as ``n/a`` (the summary's notes say why).
 """
 
 from __future__ import annotations
@@ -22,17 +24,27 @@ def format_percent(value: float | None) -> str:
     return NOT_AVAILABLE if value is None else f"{100 * value:.2f}"
 
 
+def _has_in_child(summary: Mapping[str, Any]) -> bool:
+    """Whether some sample of the summary was judged inside the untrusted process."""
+    return any(group.get("in_child_verdicts") for group in summary["groups"].values())
+
+
 def summary_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """The header and rows (all strings) shared by every rendering."""
     ks = [str(k) for k in summary["ks"]]
+    in_child = _has_in_child(summary)
     header = ["difficulty", "problems", "samples"]
     header += [f"pass@{k} %" for k in ks]
     header += ["strict acc %", "test pass rate %"]
+    header += ["in-child", "passed in child"] if in_child else []
     rows = []
     for name, group in summary["groups"].items():
         row = [name, str(group["problems"]), str(group["samples"])]
         row += [format_percent(group["pass@k"][k]) for k in ks]
         row += [format_percent(group["strict_accuracy"]), format_percent(group["test_pass_rate"])]
+        if in_child:  # summaries written before in_child_passed existed: n/a
+            row += [str(group.get("in_child_verdicts", 0)),
+                    str(group.get("in_child_passed", NOT_AVAILABLE))]
         rows.append(row)
     return header, rows
 
