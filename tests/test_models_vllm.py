@@ -58,3 +58,17 @@ def test_empty_output_is_an_error():
     with pytest.raises(ModelError):
         completion_from_output(SimpleNamespace(prompt_token_ids=[1], outputs=[]),
                                GenerationRequest(prompt="x"))
+
+
+def test_a_marker_model_is_decoded_with_its_markers_and_nothing_else():
+    """ReflectionCoder checkpoints: markers kept as the original's evaluation keeps them; the
+    model's other special tokens (its end of sequence) taken out of the text."""
+    req = GenerationRequest(prompt="<|user|>", max_new_tokens=8,
+                            stop=["<|endofblock|>", "<|endofmessage|>"])
+    kwargs = sampling_params_kwargs(req, keep_markers=True)
+    assert kwargs["skip_special_tokens"] is False
+    assert kwargs["spaces_between_special_tokens"] is False
+    assert kwargs["stop"] == ["<|endofblock|>", "<|endofmessage|>"]
+    raw = SimpleNamespace(prompt_token_ids=[1], outputs=[
+        _output("<|code|>x = 1<|endofblock|></s>", [5, 6, 7], "stop")])
+    assert completion_from_output(raw, req, ("</s>",)).texts == ["<|code|>x = 1<|endofblock|>"]

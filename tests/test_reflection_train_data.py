@@ -54,22 +54,22 @@ SAMPLE = {"type": "reflection", "messages": [
 EXPECTED = [
     ("<|user|>", 0, 1, -1, 0), ("<|text|>", 0, 1, 0, 1), ("Sol", 0, 1, 0, 1),
     ("ve", 0, 1, 0, 1), ("Ġand", 0, 1, 0, 1), ("Ġtest", 0, 1, 0, 1), (".", 0, 1, 0, 1),
-    ("<|end_block|>", 0, 1, 0, 1), ("<|end_message|>", 0, 1, -1, 0),
+    ("<|endofblock|>", 0, 1, 0, 1), ("<|endofmessage|>", 0, 1, -1, 0),
     ("<|assistant|>", 0, 2, -1, 0),
     ("<|text|>", 1, 2, 1, 1), ("Plan", 1, 2, 1, 1), (".", 1, 2, 1, 1),
-    ("<|end_block|>", 1, 2, 1, 1),
+    ("<|endofblock|>", 1, 2, 1, 1),
     ("<|code|>", 1, 2, 2, 2), ("print", 1, 2, 2, 2), ("(", 1, 2, 2, 2), ("1", 1, 2, 2, 2),
-    (")", 1, 2, 2, 2), ("<|end_block|>", 1, 2, 2, 2),
-    ("<|execution|>", 0, 2, 3, 3), ("1", 0, 2, 3, 3), ("<|end_block|>", 0, 2, 3, 3),
-    ("<|end_message|>", 1, 2, -1, 0),
+    (")", 1, 2, 2, 2), ("<|endofblock|>", 1, 2, 2, 2),
+    ("<|execution|>", 0, 2, 3, 3), ("1", 0, 2, 3, 3), ("<|endofblock|>", 0, 2, 3, 3),
+    ("<|endofmessage|>", 1, 2, -1, 0),
     ("<|user|>", 0, 3, -1, 0), ("<|text|>", 0, 3, 4, 1), ("Now", 0, 3, 4, 1),
-    ("Ġanswer", 0, 3, 4, 1), (".", 0, 3, 4, 1), ("<|end_block|>", 0, 3, 4, 1),
-    ("<|end_message|>", 0, 3, -1, 0),
+    ("Ġanswer", 0, 3, 4, 1), (".", 0, 3, 4, 1), ("<|endofblock|>", 0, 3, 4, 1),
+    ("<|endofmessage|>", 0, 3, -1, 0),
     ("<|assistant|>", 0, 4, -1, 0),
     ("<|text|>", 1, 4, 5, 1), ("```", 1, 4, 5, 1), ("python", 1, 4, 5, 1), ("Ċ", 1, 4, 5, 1),
     ("print", 1, 4, 5, 1), ("(", 1, 4, 5, 1), ("1", 1, 4, 5, 1), (")", 1, 4, 5, 1),
-    ("Ċ", 1, 4, 5, 1), ("```", 1, 4, 5, 1), ("<|end_block|>", 1, 4, 5, 1),
-    ("<|end_message|>", 1, 4, -1, 0),
+    ("Ċ", 1, 4, 5, 1), ("```", 1, 4, 5, 1), ("<|endofblock|>", 1, 4, 5, 1),
+    ("<|endofmessage|>", 1, 4, -1, 0),
 ]
 
 
@@ -110,8 +110,8 @@ def test_chat_template_renders_the_training_layout(tokenizer):
     system = tokenizer.apply_chat_template(
         [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
         tokenize=False, add_generation_prompt=True)
-    assert system == "<|user|><|text|>Be brief.<|end_block|><|text|>Hi<|end_block|>" \
-                     "<|end_message|><|assistant|>"
+    assert system == "<|user|><|text|>Be brief.<|endofblock|><|text|>Hi<|endofblock|>" \
+                     "<|endofmessage|><|assistant|>"
 
 
 def test_markers_are_single_special_tokens(tokenizer):

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from motcoder.problems.model import Problem, Test
+from motcoder.problems.registry import write_problems
+from motcoder.prompts.extract import extract_code
 from motcoder.training import checkpoints as ck
 from motcoder.training.reflection_distill import (
     load_reflection_settings,
@@ -20,7 +23,14 @@ from motcoder.training.reflection_distill import (
     train_reflection,
 )
 from motcoder.training.reflection_serialize import END_MESSAGE, SPECIAL_TOKENS
-from test_reflection_train_fixtures import TOYS, write_reflection_fixture
+from test_reflection_train_fixtures import REANSWER_INSTRUCTION, TOYS, write_reflection_fixture
+
+
+def toy_problem(toy) -> Problem:
+    """A toy as a function-call problem judged by its assertion."""
+    return Problem(id=f"toy/{toy.name}", source="file", statement=toy.statement,
+                   entry_point=toy.name, solutions=[toy.fixed],
+                   tests=[Test(kind="assert", visibility="private", script=toy.tests)])
 
 
 def cli(*args: object):
@@ -92,18 +102,48 @@ def test_reflection_distillation_run(tmp_path):
 
     model = load_model(f"hf:{final}")
     [completion] = model.generate([GenerationRequest(
-        messages=[{"role": "user", "content": TOYS[0].statement}], max_new_tokens=24)])
+        messages=[{"role": "user", "content": REANSWER_INSTRUCTION + TOYS[0].statement}],
+        max_new_tokens=40)])
     text = completion.outputs[0].text
-    assert "def " in text and "<|" not in text, text
+    print("trained model's answer:", repr(text))
+    assert "<|code|>" in text, text               # decoded with its block structure
+    assert extract_code(text, entry_point="add").startswith("def add(a, b):"), text
     model.close()
 
-    # --- and the checkpoint runs in `motcoder run` (its chat template = the training format)
-    run = cli("run", "--model", f"hf:{final}", "--benchmark", "humaneval", "--limit", 1,
-              "--max-new-tokens", 32, "--out", tmp_path / "eval", "--no-progress")
+    # --- and the checkpoint runs in `motcoder run` (its chat template = the training format):
+    # the answers it writes as code blocks are extracted
+    problems = tmp_path / "toys.jsonl"
+    write_problems([toy_problem(t) for t in TOYS], problems)
+    run = cli("run", "--model", f"hf:{final}", "--benchmark", problems, "--max-new-tokens", 48,
+              "--out", tmp_path / "eval", "--no-progress")
     assert run.exit_code == 0, run.output
-    sample = json.loads((tmp_path / "eval" / "samples.jsonl").read_text().splitlines()[0])
-    assert sample["completion"].strip() and "<|" not in sample["completion"]
+    samples = [json.loads(line)
+               for line in (tmp_path / "eval" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == len(TOYS)
+    extracted = [s for s in samples if s["code"].lstrip().startswith("def ")]
+    print("extracted:", len(extracted), [s["completion"] for s in samples])
+    assert len(extracted) >= len(TOYS) - 1, samples
     assert (tmp_path / "eval" / "summary.json").is_file()
+
+    # --- the original's evaluation protocol runs on it (raw prompt, forced fenced answer,
+    # marker stop strings, post-processing, prompt + completion)
+    run = cli("run", "--model", f"hf:{final}", "--benchmark", "humaneval", "--limit", 2,
+              "--style", "reflectioncoder", "--max-new-tokens", 48, "--out", tmp_path / "rc",
+              "--no-progress")
+    assert run.exit_code == 0, run.output
+    from motcoder.problems.registry import load_problems
+    from motcoder.prompts import reflectioncoder
+
+    humaneval = {p.id: p for p in load_problems("humaneval")}
+    for line in (tmp_path / "rc" / "samples.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        problem = humaneval[sample["task_id"]]
+        assert sample["messages"] == [{"role": "user",
+                                       "content": reflectioncoder.prompt(problem)}]
+        assert not any(s in sample["completion"] for s in reflectioncoder.STOP)
+        completion = reflectioncoder.post_process(sample["completion"])
+        assert sample["metadata"]["completion"] == completion
+        assert sample["code"] == reflectioncoder.program(problem, completion)
 
     # --- a finished run is returned as it is; a run killed after step 16 (its last
     # checkpoint) resumes from there, and the loss records logged after it are not repeated

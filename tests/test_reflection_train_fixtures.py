@@ -76,7 +76,10 @@ def reflection_record(toy: ToyBug) -> dict[str, Any]:
             block("execution", run_python(fixed)),
         ]},
         {"role": "user", "content": [block("text", REANSWER_INSTRUCTION + toy.statement)]},
-        {"role": "assistant", "content": [block("text", answer_text(toy))]},
+        # the final answer as `motcoder data reflect` stores it: prose, then the program as a
+        # code block without fences
+        {"role": "assistant", "content": [block("text", "Here is the fix."),
+                                          block("code", toy.fixed)]},
     ]}
 
 

@@ -186,3 +186,36 @@ def test_kl_gradient_reaches_only_the_student():
     s = torch.log_softmax(student[0, :3].detach(), -1)
     assert losses.kl.item() == pytest.approx(float((t.exp() * (t - s)).sum(-1).mean()),
                                              rel=1e-5)
+
+
+@pytest.mark.parametrize("normalisation", ["joint", "per_view"])
+def test_loss_balance_is_the_hand_computed_formula(normalisation):
+    """``joint`` is the original's: one token mean over the teacher's and the student's label
+    tokens (their rows concatenated) plus the KL, a mean over the student's answer positions;
+    ``per_view`` adds the two means."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(1)
+    labels = torch.tensor([[-100, 5, 6, 7, 8, 9], [-100, -100, 3, 4, -100, -100]])
+    answer = torch.tensor([[-100, -100, -100, -100, 8, 9]])        # row 0's final answer
+    teacher = torch.randn(2, 6, 12)
+    student = torch.randn(1, 6, 12)
+    losses = distill_losses(teacher, labels, student, answer, torch.tensor([0]),
+                            normalisation=normalisation)
+
+    def token_losses(logits, targets):
+        keep = targets[:, 1:] != -100
+        return F.cross_entropy(logits[:, :-1][keep], targets[:, 1:][keep], reduction="none")
+
+    t, s = token_losses(teacher, labels), token_losses(student, answer)
+    keep = answer[:, 1:] != -100
+    kl = F.kl_div(F.log_softmax(student[:, :-1][keep], -1), F.softmax(teacher[:1, :-1][keep], -1),
+                  reduction="batchmean")          # the original's F.kl_div(..., "batchmean")
+    if normalisation == "joint":
+        want = torch.cat([t, s]).mean() + kl
+    else:
+        want = t.mean() + s.mean() + kl
+    assert len(t) == 7 and len(s) == 2
+    assert losses.total.item() == pytest.approx(want.item(), rel=1e-5)
+    assert losses.ce_teacher.item() == pytest.approx(t.mean().item(), rel=1e-5)
+    assert losses.ce_student.item() == pytest.approx(s.mean().item(), rel=1e-5)

@@ -89,6 +89,9 @@ def test_paper_config_is_the_published_recipe():
     assert s.precision == "bf16" and s.deepspeed == "configs/deepspeed/zero3.json"
     assert s.finetune == "full" and s.mask_strategy == "block"
     assert (CONFIGS.parents[1] / s.deepspeed).is_file()
+    # ReflectionCoder-CL-7B: the base model the original README's train command names
+    assert s.model == "hf:meta-llama/CodeLlama-7b-Python-hf"
+    assert s.out == "runs/reflectioncoder-cl-7b"
 
 
 def test_trainer_arguments_follow_the_settings(tmp_path):
@@ -98,3 +101,77 @@ def test_trainer_arguments_follow_the_settings(tmp_path):
     assert args.gradient_accumulation_steps == 4 and args.max_steps == s.max_steps
     assert args.learning_rate == s.learning_rate and args.remove_unused_columns is False
     assert args.output_dir == str(tmp_path)
+
+
+def test_the_loss_balance_defaults_to_the_original_and_is_checked():
+    assert load_reflection_settings(None, ["data=x.jsonl"]).loss_normalisation == "joint"
+    assert load_reflection_settings(CONFIGS / "reflectioncoder_paper.yaml") \
+        .loss_normalisation == "joint"
+    with pytest.raises(TrainingError, match="loss_normalisation must be one of"):
+        load_reflection_settings(None, ["data=x.jsonl", "loss_normalisation=sum"])
+
+
+def test_a_training_argument_the_installed_transformers_lacks_is_an_error(tmp_path,
+                                                                        monkeypatch):
+    from motcoder.training import sft
+
+    s = load_reflection_settings(CONFIGS / "embedded_cpu_toy.yaml",
+                                 ["data=x.jsonl", f"out={tmp_path}"])
+    original = sft.sft_config_kwargs
+    monkeypatch.setattr(sft, "sft_config_kwargs", lambda *a, **k: {
+        **original(*a, **k), "neftune_noise_alpha_v2": 5.0})
+    with pytest.raises(TrainingError, match="does not take the training argument.*"
+                                            "neftune_noise_alpha_v2"):
+        training_arguments(s, False, False)
+
+
+def _one_step(tmp_path, rows, batch_size: int, grad_accum: int):
+    """The weights before and after one optimizer step (SGD, constant lr) of the reflection
+    trainer on a tiny random Llama (the same seed every time)."""
+    import torch
+    from datasets import Dataset
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from motcoder.training.reflection_distill import ReflectionCollator, _trainer_class
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=rows[0]["vocab"], hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=4, attn_implementation="sdpa"))
+    s = load_reflection_settings(CONFIGS / "embedded_cpu_toy.yaml", [
+        "data=x.jsonl", f"out={tmp_path}", "max_steps=1", f"batch_size={batch_size}",
+        f"grad_accum={grad_accum}", "learning_rate=0.5", "save_steps=100"])
+    args = training_arguments(s, False, False)
+    args.optim, args.max_grad_norm, args.logging_steps = "sgd", 0.0, 100
+    data = [{k: v for k, v in r.items() if k != "vocab"} for r in rows]
+    start = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    trainer = _trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(data),
+                               data_collator=ReflectionCollator(0), schedule=s.schedule)
+    trainer.train()
+    return start, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_gradient_accumulation_gives_the_gradient_of_the_whole_batch(tmp_path):
+    """Two identical samples: one batch of 2 and two accumulated batches of 1 must make the
+    same step (an accumulation the Trainer forgot to divide would make it twice as long)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from motcoder.training.base_model import resolve_base_model
+    from motcoder.training.reflection_serialize import (
+        ReflectionSerializer,
+        add_marker_tokens,
+        parse_sample,
+    )
+    from test_reflection_train_fixtures import TOYS, reflection_record
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model("embedded"))
+    add_marker_tokens(tokenizer)
+    row = ReflectionSerializer(tokenizer).encode(parse_sample(reflection_record(TOYS[0])))
+    rows = [{**row.to_row(), "index": i, "vocab": len(tokenizer)} for i in range(2)]
+    start, whole = _one_step(tmp_path / "a", rows, 2, 1)
+    again, accumulated = _one_step(tmp_path / "b", rows, 1, 2)
+    assert all(torch.equal(start[k], again[k]) for k in start)
+    assert max((whole[k] - start[k]).abs().max().item() for k in whole) > 1e-4  # it moved
+    for name in whole:
+        torch.testing.assert_close(accumulated[name], whole[name], atol=1e-6, rtol=1e-5)

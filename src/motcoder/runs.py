@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import logging
 import os
@@ -420,21 +421,36 @@ class JsonlStore:
 def atomic_writer(path: PathLike, errors: str = "strict") -> Iterator[IO[str]]:
     """A UTF-8 text file that replaces ``path`` only when the ``with`` block ends without an
     error: written to a temporary file beside it, synced, then ``os.replace``d. Readers see
-    the old file or the complete new one, never a partial write. ``errors``: what becomes of
-    text UTF-8 cannot encode (a lone surrogate): ``"strict"`` raises; reports, which show
-    whatever programs printed, pass ``"backslashreplace"`` (written as ``\\ud800``)."""
+    the old file or the complete new one, never a partial write. A name ending in ``.gz``
+    is written gzip-compressed. ``errors``: what becomes of text UTF-8 cannot encode (a lone
+    surrogate): ``"strict"`` raises; reports, which show whatever programs printed, pass
+    ``"backslashreplace"`` (written as ``\\ud800``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as raw:
+            with _text_over(raw, path.name.endswith(".gz"), errors) as fh:
+                yield fh
+            raw.flush()
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def _text_over(raw: IO[bytes], gz: bool, errors: str) -> Iterator[IO[str]]:
+    """UTF-8 text written to ``raw`` (through gzip with ``gz``), which is left open."""
+    binary: Any = gzip.GzipFile(fileobj=raw, mode="wb") if gz else raw
+    text = io.TextIOWrapper(binary, encoding="utf-8", errors=errors)
+    try:
+        yield text
+    finally:
+        text.detach()            # flushes; closing the wrapper would close ``raw``
+        if gz:
+            binary.close()       # the gzip trailer
 
 
 def write_json(path: PathLike, obj: Any) -> None:

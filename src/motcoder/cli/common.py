@@ -79,7 +79,8 @@ DEVICE = typer.Option("auto", help="auto | cpu | cuda (local models).")
 DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16 (local models).")
 BATCH_SIZE = typer.Option(16, min=1, help="Requests per model call.")
 SOLVER = typer.Option("direct", help="direct | self_reflection")
-STYLE = typer.Option("normal", help="normal | mot | mot-given-modules")
+STYLE = typer.Option("normal", help="normal | mot | mot-given-modules | reflectioncoder "
+                     "(ReflectionCoder's own evaluation protocol, for its checkpoints)")
 ROUNDS = typer.Option(5, min=0, help="self_reflection: most times the model is asked again "
                       "after its first answer (answers are rounds 0..R).")
 PROMPTS = typer.Option(None, "--prompts", help="Directory of prompt templates overriding "

@@ -147,7 +147,10 @@ def _run_settings(model: str, benchmark: str, data: Path | None, split: str | No
     if best_of_n is not None and solver == "best_of_n" and n not in (1, best_of_n.searches):
         raise fail(f"--solver best_of_n: -n is the number of searches; use --searches "
                    f"(got -n {n} and --searches {best_of_n.searches})")
-    choice("--style", style, ("normal", "mot", "mot-given-modules"))
+    choice("--style", style, ("normal", "mot", "mot-given-modules", "reflectioncoder"))
+    if style == "reflectioncoder" and solver != "direct":
+        raise fail("--style reflectioncoder is the one-turn protocol of ReflectionCoder's "
+                   "evaluation: use it with --solver direct")
     if prompts is not None and not prompts.is_dir():
         raise fail(f"--prompts {prompts}: not a directory of templates")
     if limit is None:  # the embedded demo runs on a small subset; anything else on all

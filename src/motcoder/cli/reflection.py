@@ -1,6 +1,8 @@
 """ReflectionCoder commands: `motcoder data reflect` builds reflection sequences with a model
-and the sandbox (`motcoder.datagen.reflection_sequences`); `motcoder train reflection` trains
-with reflection self-distillation (`motcoder.training.reflection_distill`)."""
+and the sandbox (`motcoder.datagen.reflection_sequences`); `motcoder data codefeedback` builds
+the paper recipe's instruction data (`motcoder.datagen.codefeedback`); `motcoder train
+reflection` trains with reflection self-distillation (`motcoder.training.reflection_distill`).
+"""
 
 from __future__ import annotations
 
@@ -199,6 +201,39 @@ def reflect_command(
               f"session {summary['this_session']['sequences']} sequences in "
               f"{summary['this_session']['seconds']:.1f} s", soft_wrap=True)
     console.print(f"training samples: {escape(str(out_dir))}/{DATA_FILE}", soft_wrap=True)
+
+
+@data_app.command("codefeedback")
+def codefeedback_command(
+    out_file: Path = typer.Option(..., "--out", help="The instruction data to write (the "
+                                  "paper recipe's code_instruct.jsonl), one type: generation "
+                                  "record per row."),
+    data: Path | None = typer.Option(None, "--data", help="A local JSONL/parquet copy of "
+                                     "CodeFeedback (fields query, answer) instead of the "
+                                     "hub's m-a-p/CodeFeedback-Filtered-Instruction."),
+    limit: int | None = typer.Option(None, min=0, help="Only the first N rows."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Leave out rows with a "
+                                      "missing or blank query/answer (counted) instead of "
+                                      "stopping at the first."),
+) -> None:
+    """Build the ReflectionCoder paper's instruction data from CodeFeedback, cleaned as the
+    original (HTML entities decoded; in answers CRLF -> LF, tabs -> 4 spaces, stripped)."""
+    from motcoder.datagen.codefeedback import build_code_instruct
+
+    if data is not None and not data.is_file():
+        raise fail(f"--data {data}: no such file")
+    try:
+        report = build_code_instruct(out_file, data, limit=limit, skip_invalid=skip_invalid)
+    except user_errors() as exc:
+        raise fail(f"{exc} (nothing written to {out_file})") from None
+    for row in report.skipped_rows:
+        console.print(f"skipped {escape(row)}", soft_wrap=True)
+    table = Table(title=escape(f"CodeFeedback instruction data — {report.source}"))
+    for name in ("read", "written", "skipped"):
+        table.add_column(name, justify="right")
+    table.add_row(str(report.read), str(report.written), str(report.skipped))
+    out.print(table)
+    console.print(f"instruction data: {escape(str(out_file))}", soft_wrap=True)
 
 
 def _volatile() -> frozenset[str]:

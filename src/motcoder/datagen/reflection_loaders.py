@@ -7,7 +7,8 @@ instruction data, all as validated `ReflectionSample` records.
   error saying how to pass a local file; or a local ``.jsonl`` / ``.jsonl.gz`` / ``.json``
   / ``.parquet`` file in the same schema (our `motcoder data reflect` output included).
 * `load_instruction_data(file)` — plain instruction records mapped to ``type: generation``
-  samples (`instruction_sample`): ``{"query", "answer"}``, ``{"instruction", "input",
+  samples (`instruction_sample`): ``{"query", "answer"}`` (CodeFeedback's rows, cleaned as
+  the original's download script does: `codefeedback_sample`), ``{"instruction", "input",
   "output"}`` (Alpaca; a non-empty input is appended to the instruction), or chat records
   ``{"messages": [{"role", "content": str}]}`` (a system message is put in front of the
   first user message). Records already in the ReflectionSeq schema pass through validated,
@@ -18,6 +19,7 @@ Every bad record is an error naming ``file:line`` (or ``file:row N``) and the fi
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ SCHEMA_HINT = ("a ReflectionSeq JSONL file (one {\"messages\": [...], \"type\": 
                "split saved with `datasets`' to_json")
 INSTRUCTION_HINT = ('records with "query"/"answer", "instruction"/"input"/"output", or '
                     '"messages" (role + string content), or ReflectionSeq records')
+CODEFEEDBACK_HINT = 'CodeFeedback rows: {"query": str, "answer": str}'
 
 
 def published_repo(name: str) -> str | None:
@@ -80,12 +83,48 @@ def load_reflection_seq(source: str | Path, *, split: str = "train",
 # ----------------------------------------------------------------------------- instruction data
 
 
-def _text(record: Mapping[str, Any], name: str, where: str) -> str:
+def _field(record: Mapping[str, Any], name: str, where: str,
+           hint: str = INSTRUCTION_HINT) -> str:
+    """The string ``record[name]`` as it is; an error unless it holds some non-blank text."""
     value = record.get(name)
     if not isinstance(value, str) or not value.strip():
         raise SchemaError(f"{where}: {name}: must be a non-empty string, got "
-                          f"{value!r}"[:300] + f" — give {INSTRUCTION_HINT}")
-    return value.replace("\r\n", "\n").strip()
+                          f"{value!r}"[:300] + f" — give {hint}")
+    return value
+
+
+def _text(record: Mapping[str, Any], name: str, where: str) -> str:
+    return _field(record, name, where).replace("\r\n", "\n").strip()
+
+
+def clean_codefeedback_query(query: str) -> str:
+    """A CodeFeedback query as the original ReflectionCoder data script keeps it: HTML
+    entities decoded, nothing else changed."""
+    return html.unescape(query)
+
+
+def clean_codefeedback_answer(answer: str) -> str:
+    """A CodeFeedback answer as the original script keeps it: HTML entities decoded, CRLF
+    line ends made LF, each tab made four spaces, surrounding whitespace stripped."""
+    return html.unescape(answer).replace("\r\n", "\n").replace("\t", "    ").strip()
+
+
+def codefeedback_sample(record: Any, where: str = "record") -> ReflectionSample:
+    """One CodeFeedback row (``query`` and ``answer``, other fields ignored) as a
+    ``generation`` sample, cleaned as the original (`clean_codefeedback_query` /
+    `clean_codefeedback_answer`); a missing or blank field (or an answer blank once
+    cleaned) is a `SchemaError` naming ``where``."""
+    if not isinstance(record, Mapping):
+        raise SchemaError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    query = _field(record, "query", where, CODEFEEDBACK_HINT)
+    answer = _field(record, "answer", where, CODEFEEDBACK_HINT)
+    return _one_turn(clean_codefeedback_query(query),
+                     clean_codefeedback_answer(answer)).validate(where)
+
+
+def _one_turn(query: str, answer: str) -> ReflectionSample:
+    return ReflectionSample([Message("user", [Block("text", query)]),
+                             Message("assistant", [Block("text", answer)])], "generation")
 
 
 def _chat_sample(record: Mapping[str, Any], where: str) -> ReflectionSample:
@@ -123,18 +162,16 @@ def instruction_sample(record: Any, where: str = "record") -> ReflectionSample:
     if "messages" in record:
         return _chat_sample(record, where)
     if "query" in record or "answer" in record:
-        query, answer = _text(record, "query", where), _text(record, "answer", where)
-    elif "instruction" in record or "output" in record:
+        return codefeedback_sample(record, where)
+    if "instruction" in record or "output" in record:
         query, answer = _text(record, "instruction", where), _text(record, "output", where)
         extra = record.get("input")
         if isinstance(extra, str) and extra.strip():
             query = f"{query}\n\n{extra.strip()}"
-    else:
-        raise SchemaError(f"{where}: cannot tell the instruction format (fields "
-                          f"{', '.join(sorted(map(str, record))) or 'none'}) — give "
-                          f"{INSTRUCTION_HINT}")
-    return ReflectionSample([Message("user", [Block("text", query)]),
-                             Message("assistant", [Block("text", answer)])], "generation")
+        return _one_turn(query, answer)
+    raise SchemaError(f"{where}: cannot tell the instruction format (fields "
+                      f"{', '.join(sorted(map(str, record))) or 'none'}) — give "
+                      f"{INSTRUCTION_HINT}")
 
 
 def load_instruction_data(path: str | Path, *,

@@ -38,6 +38,7 @@ prompt's tokens.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import os
@@ -53,6 +54,7 @@ import torch
 from motcoder.models import prefix_attention
 from motcoder.models.base import Completion, GenerationRequest, ModelError, Output
 from motcoder.models.prefix_cache import PrefixCache, States
+from motcoder.prompts.reflection_markup import has_markers
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32, "fp32": torch.float32,
@@ -167,11 +169,11 @@ class _RowStopper:
     recording where and why it ended."""
 
     def __init__(self, rows: list[_Row], prompt_len: int, eos_ids: set[int],
-                 tokenizer: Any) -> None:
+                 decode: Any) -> None:
         self.rows = rows
         self.prompt_len = prompt_len
         self.eos_ids = eos_ids
-        self.tokenizer = tokenizer
+        self.decode = decode
         self.ended_at: list[int | None] = [None] * len(rows)
         self.reasons: list[str] = ["length"] * len(rows)
         # Enough trailing tokens to hold any stop string even at 4 byte-tokens per character.
@@ -190,8 +192,7 @@ class _RowStopper:
                 reason = "stop"
             elif row.stop:
                 start = max(self.prompt_len, input_ids.shape[1] - self.windows[i])
-                tail = self.tokenizer.decode(input_ids[i, start:].tolist(),
-                                             skip_special_tokens=True)
+                tail = self.decode(input_ids[i, start:].tolist())
                 if any(s and s in tail for s in row.stop):
                     reason = "stop"
             if reason is None and generated >= row.max_new_tokens:
@@ -201,6 +202,28 @@ class _RowStopper:
                 self.reasons[i] = reason
                 done[i] = True
         return done
+
+
+def special_token_decoder(tokenizer: Any) -> Any:
+    """``decode(token_ids) -> str`` without the special tokens — but for a tokenizer that
+    has ReflectionCoder's block markers, with those kept (and every other special token
+    dropped): the markers are the answer's structure (`motcoder.prompts.reflection_markup`),
+    and without them prose and unfenced code run together."""
+    if not has_markers(tokenizer.get_vocab()):
+        return functools.partial(tokenizer.decode, skip_special_tokens=True)
+    from motcoder.prompts.reflection_markup import MARKERS
+
+    kept = {tokenizer.convert_tokens_to_ids(m) for m in MARKERS}
+    special = set(tokenizer.all_special_ids) | {
+        i for i, token in getattr(tokenizer, "added_tokens_decoder", {}).items()
+        if getattr(token, "special", False)}
+    dropped = special - kept
+
+    def decode(token_ids: Sequence[int]) -> str:
+        return tokenizer.decode([t for t in token_ids if t not in dropped],
+                                skip_special_tokens=False)
+
+    return decode
 
 
 def _is_gguf(path: str) -> bool:
@@ -265,6 +288,7 @@ class TransformersModel:
         self.source = source
 
         tokenizer.padding_side = "left"
+        self.decode = special_token_decoder(tokenizer)
         self.eos_ids = self._eos_ids()
         if tokenizer.pad_token_id is not None:
             self.pad_id = int(tokenizer.pad_token_id)
@@ -450,7 +474,7 @@ class TransformersModel:
         cache = self._cache(rows, prefix, width + max_new_tokens)
         if self.prefix_cache:
             self.prefix_cache.remember(prompts)
-        stopper = _RowStopper(rows, width, self.eos_ids, self.tokenizer)
+        stopper = _RowStopper(rows, width, self.eos_ids, self.decode)
         config = GenerationConfig(
             max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
             temperature=1.0, top_p=1.0, top_k=None, repetition_penalty=1.0,
@@ -467,7 +491,7 @@ class TransformersModel:
         for i, row in enumerate(rows):
             end = stopper.ended_at[i]
             tokens = generated[i][:end] if end is not None else generated[i]
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            text = self.decode(tokens)
             text, stopped = truncate_at_stop(text, row.stop)
             row.token_ids = tokens
             row.text = text

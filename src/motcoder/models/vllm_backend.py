@@ -16,12 +16,16 @@ import gc
 from typing import Any
 
 from motcoder.models.base import Completion, GenerationRequest, ModelError, Output
+from motcoder.prompts.reflection_markup import MARKERS, has_markers
 
 INSTALL_HINT = 'pip install "motcoder[vllm]"'
 
 
-def sampling_params_kwargs(request: GenerationRequest) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.SamplingParams`` for one request."""
+def sampling_params_kwargs(request: GenerationRequest,
+                           keep_markers: bool = False) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.SamplingParams`` for one request; ``keep_markers``: the
+    model writes ReflectionCoder's block markers, which must stay in the text (as the
+    original's evaluation decodes them)."""
     kwargs: dict[str, Any] = {
         "n": 1 if request.greedy else request.n,
         "temperature": 0.0 if request.greedy else float(request.temperature),
@@ -33,17 +37,28 @@ def sampling_params_kwargs(request: GenerationRequest) -> dict[str, Any]:
         kwargs["stop"] = stop
     if request.seed is not None and not request.greedy:
         kwargs["seed"] = int(request.seed)
+    if keep_markers:
+        kwargs.update(skip_special_tokens=False, spaces_between_special_tokens=False)
     return kwargs
+
+
+def _without(text: str, tokens: tuple[str, ...]) -> str:
+    for token in tokens:
+        text = text.replace(token, "")
+    return text
 
 
 def _finish_reason(reason: Any) -> str:
     return "length" if reason == "length" else "stop"
 
 
-def completion_from_output(output: Any, request: GenerationRequest) -> Completion:
+def completion_from_output(output: Any, request: GenerationRequest,
+                           dropped: tuple[str, ...] = ()) -> Completion:
     """Our `Completion` from one vLLM ``RequestOutput`` (anything with ``prompt_token_ids``
-    and ``outputs``, each with ``text``, ``token_ids`` and ``finish_reason``)."""
-    outputs = [Output(text=o.text, tokens=len(o.token_ids or ()),
+    and ``outputs``, each with ``text``, ``token_ids`` and ``finish_reason``); ``dropped``:
+    special tokens to take out of the text (the ones other than the markers, when those
+    are kept)."""
+    outputs = [Output(text=_without(o.text, dropped), tokens=len(o.token_ids or ()),
                       finish_reason=_finish_reason(o.finish_reason))
                for o in output.outputs]
     if not outputs:
@@ -85,23 +100,29 @@ class VLLMModel:
         except Exception as exc:
             raise ModelError(f"vLLM could not load {model!r}: {exc}") from exc
         self.name = name or model
+        tokenizer = self.llm.get_tokenizer()
+        self.keep_markers = has_markers(tokenizer.get_vocab())
+        self.dropped: tuple[str, ...] = tuple(
+            t for t in tokenizer.all_special_tokens if t not in MARKERS) \
+            if self.keep_markers else ()
 
     def generate(self, requests: list[GenerationRequest]) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
         chats = [i for i, r in enumerate(requests) if r.messages is not None]
         prompts = [i for i, r in enumerate(requests) if r.messages is None]
-        params = [self._vllm.SamplingParams(**sampling_params_kwargs(r)) for r in requests]
+        params = [self._vllm.SamplingParams(**sampling_params_kwargs(r, self.keep_markers))
+                  for r in requests]
         if chats:
             outs = self.llm.chat([requests[i].messages for i in chats],
                                  sampling_params=[params[i] for i in chats], use_tqdm=False)
             for i, out in zip(chats, outs, strict=True):
-                results[i] = completion_from_output(out, requests[i])
+                results[i] = completion_from_output(out, requests[i], self.dropped)
         if prompts:
             outs = self.llm.generate([requests[i].prompt for i in prompts],
                                      sampling_params=[params[i] for i in prompts],
                                      use_tqdm=False)
             for i, out in zip(prompts, outs, strict=True):
-                results[i] = completion_from_output(out, requests[i])
+                results[i] = completion_from_output(out, requests[i], self.dropped)
         return [r for r in results if r is not None]
 
     def close(self) -> None:

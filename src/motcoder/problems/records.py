@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from motcoder.problems.errors import ProblemLoadError
-from motcoder.runs import json_dumps
+from motcoder.runs import atomic_writer, json_dumps
 
 SPLIT_WORDS: dict[str, str] = {
     "train": "train",
@@ -154,12 +154,11 @@ def normalise_split(split: str, splits: tuple[str, ...]) -> str:
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write records as JSON lines (gzip when the name ends in .gz); return how many."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if path.name.endswith(".gz") else open
+    """Write records as JSON lines (gzip when the name ends in .gz) atomically: the file
+    appears, or replaces the old one, only once complete (`atomic_writer`). Returns how
+    many."""
     count = 0
-    with opener(path, "wt", encoding="utf-8") as handle:
+    with atomic_writer(path) as handle:
         for record in records:
             handle.write(json_dumps(record) + "\n")
             count += 1

@@ -58,6 +58,8 @@ import textwrap
 import warnings
 from dataclasses import dataclass, field
 
+from motcoder.prompts.reflection_markup import to_markdown
+
 _PY_LANGS = re.compile(r"^(?:python[\d.]*|py\d?|pycon|ipython\d?|sage)$")
 _OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
 _OPEN_AFTER_TEXT = re.compile(r"\S.*?(?P<fence>`{3,})[ \t]*(?P<info>python3?|py3?)[ \t]*$",
@@ -505,11 +507,13 @@ def extract_code(text: str, *, entry_point: str | None = None) -> str:
     """The program in a model's answer ``text`` (``""`` when there is none).
 
     ``entry_point`` names the function a function-completion problem calls; the piece that
-    defines it wins. See the module docstring for the full rule.
+    defines it wins. An answer written in ReflectionCoder's block markup is read as the
+    Markdown it stands for (`to_markdown`: code blocks fenced). See the module docstring
+    for the full rule.
     """
     if not text or not text.strip():
         return ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = to_markdown(text.replace("\r\n", "\n").replace("\r", "\n"))
     pieces = _pieces(text)
     if not pieces:
         return ""

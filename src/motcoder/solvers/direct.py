@@ -4,6 +4,10 @@ Each problem becomes one `GenerationRequest` asking for the samples it still nee
 or those missing from ``done`` on resume), with a seed derived from the run seed, the task id
 and the first missing sample index. Requests go to ``model.generate`` ``batch_size`` at a time;
 the attempts of a batch are yielded as soon as it returns, in problem order.
+
+Style ``reflectioncoder`` is the evaluation protocol of ReflectionCoder's own ``src/test.py``
+(`motcoder.prompts.reflectioncoder`): a raw prompt in its block markup with a forced answer
+prefix, its stop strings, its post-processing and EvalPlus's prompt + completion program.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from motcoder.models.base import GenerationRequest, LanguageModel
 from motcoder.problems.model import Problem
+from motcoder.prompts import reflectioncoder
 from motcoder.prompts.render import render_prompt
 from motcoder.prompts.templates import Templates, resolve_templates
 from motcoder.solvers.base import (
@@ -67,9 +72,25 @@ class DirectSolver:
         self.stop = list(stop or [])
 
     def messages(self, problem: Problem) -> list[dict[str, str]]:
+        """What the model is given: the chat of the style, or for ``reflectioncoder`` the raw
+        prompt (recorded as one user message)."""
+        if self.style == reflectioncoder.STYLE:
+            return [{"role": "user", "content": reflectioncoder.prompt(problem)}]
         modules = self.modules.get(problem.id) if self.modules else None
         return render_prompt(problem, self.style, modules=modules, templates=self.templates,
                              examples=self.examples)
+
+    def _request(self, messages: list[dict[str, str]], **kwargs: Any) -> GenerationRequest:
+        if self.style == reflectioncoder.STYLE:
+            return GenerationRequest(prompt=messages[0]["content"],
+                                     stop=[*reflectioncoder.STOP, *self.stop], **kwargs)
+        return GenerationRequest(messages=messages, stop=self.stop, **kwargs)
+
+    def _program(self, problem: Problem, text: str) -> tuple[str, dict[str, Any]]:
+        if self.style == reflectioncoder.STYLE:
+            completion = reflectioncoder.post_process(text)
+            return reflectioncoder.program(problem, completion), {"completion": completion}
+        return program_from(problem, text)
 
     def solve(
         self,
@@ -93,16 +114,16 @@ class DirectSolver:
         for start in range(0, len(work), self.batch_size):
             chunk = work[start:start + self.batch_size]
             requests = [
-                GenerationRequest(messages=messages, n=len(missing), temperature=temperature,
-                                  top_p=top_p, max_new_tokens=max_new_tokens, stop=self.stop,
-                                  seed=derive_seed(seed, problem.id, missing[0]))
+                self._request(messages, n=len(missing), temperature=temperature, top_p=top_p,
+                              max_new_tokens=max_new_tokens,
+                              seed=derive_seed(seed, problem.id, missing[0]))
                 for problem, missing, messages in chunk
             ]
             completions = generate_checked(model, requests)
             for (problem, missing, messages), completion in zip(chunk, completions,
                                                                 strict=True):
                 for index, output in zip(missing, completion.outputs, strict=True):
-                    code, metadata = program_from(problem, output.text)
+                    code, metadata = self._program(problem, output.text)
                     yield Attempt(
                         task_id=problem.id, sample_index=index, round=0,
                         messages=messages, completion=output.text, code=code,

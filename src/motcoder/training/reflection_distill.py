@@ -10,8 +10,11 @@ Entry point `train_reflection(settings) -> Path` (settings: `ReflectionSettings`
   (`motcoder.training.reflection_masks`); cross-entropy on the final answer, plus
   KL(teacher ‖ student) on the final-answer tokens with the teacher's distribution detached.
 
-``loss = teacher_weight · CE_teacher + student_weight · CE_student + kl_weight · KL`` (each
-term a per-token mean); generation rows only take part in the teacher term (plain SFT). Both
+``loss = CE + kl_weight · KL``, the CE one token mean over the teacher's and the student's
+label tokens as in the original (``loss_normalisation: joint``), or ``teacher_weight ·
+CE_teacher + student_weight · CE_student`` with a mean per view (``per_view``; see
+`motcoder.training.reflection_loss`); generation rows only take part in the teacher term
+(plain SFT). Both
 views go through the model in one forward pass (batch = teacher rows + student rows), with a
 4-D attention mask and explicit position ids. The mask is computed inside ``compute_loss``
 from ``state.global_step / state.max_steps`` — the optimizer-step progress the trainer
@@ -100,15 +103,20 @@ def _trainer_class() -> type:
         """transformers' `Trainer` with the two-view distillation loss (`two_view_losses`)
         and the mask schedule read from the trainer state."""
 
-        # Our loss is a per-batch mean: the Trainer divides it by the accumulation steps.
+        # Our loss is a per-batch mean: the Trainer must divide it by the accumulation steps.
+        # Newer transformers read this attribute; older ones (>= 4.48) divide when the model
+        # "does not accept loss kwargs", which is set in __init__ (TRL does the same).
         loss_is_scaled_for_ga = False
 
         def __init__(self, *args: Any, schedule: MaskSchedule,
                      weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                     normalisation: str = "joint",
                      mask_log: Path | None = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            self.model_accepts_loss_kwargs = False  # see loss_is_scaled_for_ga
             self.schedule = schedule
             self.weights = weights
+            self.normalisation = normalisation
             self.mask_log = mask_log
             self.last_stage: Any = _last_logged_stage(mask_log)
             self.attention = attention_kind(_unwrap(self.model))
@@ -127,7 +135,8 @@ def _trainer_class() -> type:
             if bool(inputs["is_reflection"].any()):
                 hidden = student_hidden_for(inputs, progress, self.schedule, self.args.seed,
                                             self.state.global_step)
-            losses = two_view_losses(model, inputs, hidden, self.weights, self.attention)
+            losses = two_view_losses(model, inputs, hidden, self.weights, self.attention,
+                                     self.normalisation)
             for name in ("ce_teacher", "ce_student", "kl"):
                 value = getattr(losses, name)
                 if value is not None:
@@ -208,7 +217,7 @@ def read_mask_log(out: str | Path) -> list[dict[str, Any]]:
 
 def prepare_base(base: str, dest: Path, settings: ReflectionSettings) -> Path:
     """``dest``: the base model and tokenizer with the marker tokens (embeddings initialised
-    from their sub-tokens), the chat template of the training layout and ``<|end_message|>``
+    from their sub-tokens), the chat template of the training layout and ``<|endofmessage|>``
     as an end-of-turn token in the generation config. Written once (atomically); the
     training model, the LoRA merge and resumes all start from it."""
     if (dest / TOKENS_FILE).is_file():
@@ -266,17 +275,31 @@ def load_training_model(base_dir: Path, settings: ReflectionSettings) -> Any:
     return get_peft_model(model, config)
 
 
+# Arguments of the SFT mapping that belong to TRL's SFTConfig, not to TrainingArguments.
+SFT_ONLY_ARGUMENTS = ("max_length", "packing", "completion_only_loss", "assistant_only_loss",
+                      "model_init_kwargs")
+
+
 def training_arguments(settings: ReflectionSettings, bf16: bool, fp16: bool) -> Any:
-    """`TrainingArguments` from the settings: the SFT mapping (`sft_config_kwargs`) limited to
-    what plain `TrainingArguments` accepts, plus our columns kept for ``compute_loss``."""
+    """`TrainingArguments` from the settings: the SFT mapping (`sft_config_kwargs`, named as
+    the installed transformers names them) without TRL's own arguments, plus our columns kept
+    for ``compute_loss``. An argument the installed transformers does not know is an error,
+    never dropped (it would silently train without, say, gradient checkpointing)."""
+    import transformers
     from transformers import TrainingArguments
 
-    from motcoder.training.sft import sft_config_kwargs
+    from motcoder.training.sft import installed_names, sft_config_kwargs
 
+    kwargs = installed_names(sft_config_kwargs(settings, "completion",  # type: ignore[arg-type]
+                                               bf16=bf16, fp16=fp16), TrainingArguments)
+    for name in SFT_ONLY_ARGUMENTS:
+        kwargs.pop(name, None)
     accepted = {f.name for f in dataclasses.fields(TrainingArguments)}
-    kwargs = {k: v for k, v in sft_config_kwargs(settings, "completion",  # type: ignore[arg-type]
-                                                 bf16=bf16, fp16=fp16).items()
-              if k in accepted}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise TrainingError(f"the installed transformers {transformers.__version__} does not "
+                            f"take the training argument(s) {', '.join(unknown)}; upgrade it "
+                            "(pip install -U transformers)")
     kwargs.update(remove_unused_columns=False, label_names=["labels"])
     return TrainingArguments(**kwargs)
 
@@ -325,7 +348,7 @@ def train_reflection(settings: ReflectionSettings,
         data_collator=ReflectionCollator(tokenizer.pad_token_id), processing_class=tokenizer,
         callbacks=[LossLogger(out / ck.LOSS_LOG, on_log)], schedule=settings.schedule,
         weights=(settings.teacher_weight, settings.student_weight, settings.kl_weight),
-        mask_log=out / MASK_LOG)
+        normalisation=settings.loss_normalisation, mask_log=out / MASK_LOG)
     trainer.train(resume_from_checkpoint=str(state.checkpoint) if state.checkpoint else None)
     final = save_final(trainer, SimpleNamespace(settings=settings, base=str(base_dir),
                                                 tokenizer=tokenizer), out)

@@ -15,15 +15,17 @@ alternation ending with the assistant (usually one instruction → one answer).
 Serialisation (the same text the chat template of the trained model renders, see
 `chat_template`)::
 
-    [BOS] <|user|> <|text|> ... <|end_block|> <|end_message|>
-          <|assistant|> <|text|> ... <|end_block|> <|code|> ... <|end_block|>
-                        <|execution|> ... <|end_block|> ... <|end_message|> ...
+    [BOS] <|user|> <|text|> ... <|endofblock|> <|endofmessage|>
+          <|assistant|> <|text|> ... <|endofblock|> <|code|> ... <|endofblock|>
+                        <|execution|> ... <|endofblock|> ... <|endofmessage|> ...
 
-Labels: the tokens of assistant text/code blocks (marker, content, ``<|end_block|>``) and the
-assistant's ``<|end_message|>`` carry loss; user turns, role markers and whole execution blocks
-are -100. Per token we also record the block it belongs to (``block_id``, -1 outside blocks),
-the block's type (`BLOCK_CODES`) and the part of the sample (`PARTS`), which is what the
-student masks (`motcoder.training.reflection_masks`) are computed from.
+(the original's markers and layout: blocks and messages joined with nothing between them,
+contents verbatim). Labels: the tokens of assistant text/code blocks (marker, content,
+``<|endofblock|>``) and the assistant's ``<|endofmessage|>`` carry loss; user turns, role
+markers and whole execution blocks are -100. Per token we also record the block it belongs
+to (``block_id``, -1 outside blocks), the block's type (`BLOCK_CODES`) and the part of the
+sample (`PARTS`), which is what the student masks (`motcoder.training.reflection_masks`) are
+computed from.
 
 The marker tokens are added to the tokenizer as special tokens (`add_reflection_tokens`); their
 input and output embeddings start as the mean of the embeddings of the sub-tokens the original
@@ -35,12 +37,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from motcoder.prompts.reflection_markup import (
+    ASSISTANT,
+    CODE,
+    END_BLOCK,
+    END_MESSAGE,
+    EXECUTION,
+    TEXT,
+    USER,
+)
+from motcoder.prompts.reflection_markup import MARKERS as SPECIAL_TOKENS
 from motcoder.training.settings import TrainingError
 
-USER, ASSISTANT = "<|user|>", "<|assistant|>"
-TEXT, CODE, EXECUTION = "<|text|>", "<|code|>", "<|execution|>"
-END_BLOCK, END_MESSAGE = "<|end_block|>", "<|end_message|>"
-SPECIAL_TOKENS = (USER, ASSISTANT, TEXT, CODE, EXECUTION, END_BLOCK, END_MESSAGE)
 ROLE_TOKEN = {"user": USER, "assistant": ASSISTANT}
 BLOCK_TOKEN = {"text": TEXT, "code": CODE, "execution": EXECUTION}
 
@@ -292,21 +300,49 @@ class ReflectionSerializer:
         return any(t in text for t in SPECIAL_TOKENS)
 
     def encode(self, sample: ReflectionSample) -> Encoded:
+        """The sample's ids, labels and structure. The whole text is tokenized at once, as
+        the original does and as the chat template's text is at inference (a SentencePiece
+        tokenizer would otherwise open every separately tokenized block with its word-start
+        piece); the structure is then read back from the marker tokens, which block texts
+        cannot contain (samples holding marker text are dropped before)."""
+        text = "".join(
+            ROLE_TOKEN[m.role] + "".join(BLOCK_TOKEN[b.type] + b.content + END_BLOCK
+                                         for b in m.blocks) + END_MESSAGE
+            for m in sample.messages)
+        ids = self._text(text)
         out = Encoded(sample.kind)
         out.add(self.prefix, False, PART_PREFIX)
-        block_id = 0
+        end_block, end_message = self.ids[END_BLOCK], self.ids[END_MESSAGE]
+        at, block_id = 0, 0
         for index, message in enumerate(sample.messages):
             if sample.kind == "reflection":
                 part = _REFLECTION_PARTS[index]
             else:
                 part = PART_INSTRUCTION if message.role == "user" else PART_ANSWER
             assistant = message.role == "assistant"
-            out.add([self.ids[ROLE_TOKEN[message.role]]], False, part)
+            at = self._expect(ids, at, self.ids[ROLE_TOKEN[message.role]], sample)
+            out.add([ids[at - 1]], False, part)
             for block in message.blocks:
-                ids = [self.ids[BLOCK_TOKEN[block.type]], *self._text(block.content),
-                       self.ids[END_BLOCK]]
-                out.add(ids, assistant and block.type != "execution", part, block_id,
-                        BLOCK_CODES[block.type])
+                start = self._expect(ids, at, self.ids[BLOCK_TOKEN[block.type]], sample) - 1
+                try:
+                    at = ids.index(end_block, start + 1) + 1
+                except ValueError:
+                    raise TrainingError(f"{sample.where}: a block has no end marker once "
+                                        "tokenized") from None
+                out.add(ids[start:at], assistant and block.type != "execution", part,
+                        block_id, BLOCK_CODES[block.type])
                 block_id += 1
-            out.add([self.ids[END_MESSAGE]], assistant, part)
+            at = self._expect(ids, at, end_message, sample)
+            out.add([end_message], assistant, part)
+        if at != len(ids):
+            raise TrainingError(f"{sample.where}: tokens left after the last message")
         return out
+
+    @staticmethod
+    def _expect(ids: list[int], at: int, token: int, sample: ReflectionSample) -> int:
+        """The position after the marker ``token`` expected at ``at``."""
+        if at >= len(ids) or ids[at] != token:
+            raise TrainingError(f"{sample.where}: the tokenized text does not follow the "
+                                "sample's structure (a marker split or merged by the "
+                                "tokenizer)")
+        return at + 1

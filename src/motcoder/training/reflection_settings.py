@@ -24,6 +24,7 @@ from motcoder.training.settings import (
 )
 
 ATTENTION = ("sdpa", "eager")
+NORMALISATIONS = ("joint", "per_view")  # see motcoder.training.reflection_loss
 
 
 @dataclass
@@ -49,7 +50,9 @@ class ReflectionSettings(TrainerSettings):
     sequential_block | random_block), ``block_order`` (``tce``: text hidden from the start,
     code from 1/3 of training, execution from 2/3), ``hide_instruction`` (the student never
     sees the reflection instruction), ``teacher_weight`` / ``student_weight`` / ``kl_weight``
-    (weights of the three loss terms), ``attn_implementation`` (sdpa | eager: the attention
+    (weights of the three loss terms), ``loss_normalisation`` (``joint``: the original's one
+    token mean over teacher and student rows; ``per_view``: a mean per view, see
+    `motcoder.training.reflection_loss`), ``attn_implementation`` (sdpa | eager: the attention
     kernels that take a custom 4-D mask).
     Fine-tuning (as `motcoder.training.settings.SFTSettings`): ``finetune`` (lora | full),
     ``lora``, ``train_token_embeddings`` (LoRA: also train the marker tokens' embedding
@@ -70,6 +73,7 @@ class ReflectionSettings(TrainerSettings):
     teacher_weight: float = 1.0
     student_weight: float = 1.0
     kl_weight: float = 1.0
+    loss_normalisation: str = "joint"
     attn_implementation: str = "sdpa"
     train_token_embeddings: bool = True
     learning_rate: float = 5e-5
@@ -91,6 +95,7 @@ class ReflectionSettings(TrainerSettings):
         one_of("mask_strategy", self.mask_strategy, STRATEGIES)
         parse_block_order(self.block_order)
         one_of("attn_implementation", self.attn_implementation, ATTENTION)
+        one_of("loss_normalisation", self.loss_normalisation, NORMALISATIONS)
         if not self.data:
             raise TrainingError("no training data: give at least one data source (data: in "
                                 "the config, or data=FILE)")
