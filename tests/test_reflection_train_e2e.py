@@ -16,6 +16,7 @@ import pytest
 from motcoder.problems.model import Problem, Test
 from motcoder.problems.registry import write_problems
 from motcoder.prompts.extract import extract_code
+from motcoder.prompts.reflection_markup import to_markdown
 from motcoder.training import checkpoints as ck
 from motcoder.training.reflection_distill import (
     load_reflection_settings,
@@ -157,3 +158,56 @@ def test_reflection_distillation_run(tmp_path):
     steps = [r["step"] for r in ck.read_loss_log(out) if "loss" in r]
     assert steps == list(range(1, STEPS + 1))                      # nothing duplicated
     assert [s["stage"] for s in read_mask_log(out)] == [0, 1, 2]
+
+
+CHAIN_ROWS = [
+    {"task_id": 601 + i, "text": f"Write a function {name} that {what}.", "code": code,
+     "test_list": tests, "test_setup_code": "", "challenge_test_list": []}
+    for i, (name, what, code, tests) in enumerate([
+        ("add", "adds two numbers", "def add(a, b):\n    return a + b\n",
+         ["assert add(2, 3) == 5", "assert add(0, 0) == 0"]),
+        ("largest", "returns the largest item of a list",
+         "def largest(xs):\n    return max(xs)\n", ["assert largest([1, 5]) == 5"]),
+        ("reverse", "reverses a string", "def reverse(s):\n    return s[::-1]\n",
+         ["assert reverse('ab') == 'ba'"]),
+        ("square", "squares a number", "def square(x):\n    return x * x\n",
+         ["assert square(3) == 9"]),
+    ])]
+
+
+@pytest.mark.e2e
+def test_data_reflect_then_train_then_run_extracts_the_code_blocks(tmp_path):
+    """The whole chain on the embedded model: `data reflect` stores final answers as a text
+    block and an unfenced code block; a model trained on that answers the same way; `motcoder
+    run` on it must still find the programs."""
+    data = tmp_path / "mbpp.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in CHAIN_ROWS))
+    reflect = cli("data", "reflect", "--benchmark", "mbpp", "--data", data, "--model",
+                  "embedded", "--out", tmp_path / "reflect", "--keep-failed", "--max-rounds", 1,
+                  "--max-new-tokens", 64, "--workers", 2, "--no-progress")
+    assert reflect.exit_code == 0, reflect.output
+    samples = [json.loads(line) for line in
+               (tmp_path / "reflect" / "reflection.jsonl").read_text().splitlines()]
+    finals = [s["messages"][-1]["content"] for s in samples]
+    assert any(b["type"] == "code" for final in finals for b in final), finals
+
+    out = tmp_path / "train"
+    trained = cli("train", "reflection", "--config", CONFIG, "--set",
+                  f"data=[{tmp_path / 'reflect' / 'reflection.jsonl'}]", "--set", f"out={out}",
+                  "--set", "max_steps=12", "--set", "save_steps=100", "--set",
+                  "reflection_ratio=null")
+    assert trained.exit_code == 0, trained.output
+
+    run = cli("run", "--model", f"hf:{out / 'final'}", "--benchmark", "mbpp", "--data", data,
+              "--max-new-tokens", 96, "--out", tmp_path / "eval", "--no-progress")
+    assert run.exit_code == 0, run.output
+    answers = [json.loads(line)
+               for line in (tmp_path / "eval" / "samples.jsonl").read_text().splitlines()]
+    with_code = [a for a in answers if "<|code|>" in a["completion"]]
+    print("answers:", [a["completion"][:160] for a in answers])
+    assert with_code, answers                 # it answers in blocks, as it was trained to
+    for answer in with_code:
+        blocks = to_markdown(answer["completion"])
+        if extract_code(blocks):
+            assert answer["code"].strip(), answer   # the program in the block is found
+    assert sum(bool(a["code"].strip()) for a in with_code) >= len(with_code) // 2 + 1
