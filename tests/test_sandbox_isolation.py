@@ -408,3 +408,18 @@ def test_ordinary_programs_keep_working_under_the_allow_list(lone):
     )
     out = output_of(lone, code, stdin="1 2 3\n", cpu=10.0)
     assert out.strip() == "[6, 'async', 'temp', 10, '2d7116', True, True] True"
+
+
+def test_an_environment_under_tmp_keeps_its_files_and_the_runs_their_scratch(tmp_path):
+    """An allowed path under /tmp (a checkout or virtualenv there, as in a CI clone): the
+    scratch tmpfs goes elsewhere instead of covering it."""
+    shared = tmp_path / "lib"
+    shared.mkdir()
+    (shared / "helper_module.py").write_text("VALUE = 41\n")
+    assert str(tmp_path).startswith("/tmp/")
+    code = (f"import os, sys\nsys.path.insert(0, {str(shared)!r})\nimport helper_module\n"
+            "open('mine.txt', 'w').write('x')\n"
+            "print(helper_module.VALUE + 1, os.path.dirname(os.getcwd()))\n")
+    with Sandbox(SandboxConfig(workers=1, allow=[str(shared)])) as sb:
+        value, scratch = output_of(sb, code).split()
+    assert value == "42" and scratch == "/.scratch"

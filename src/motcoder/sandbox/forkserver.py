@@ -184,8 +184,9 @@ class Server:
         """Build the programs' whole filesystem and make it the root (pivot_root): only the
         allowed paths (interpreter, standard library, packages, system libraries),
         read-only; a private /dev (null, zero, full, random, urandom); a read-only /proc of
-        this PID namespace in which processes of other users are invisible; /tmp, a
-        private tmpfs that holds each run's scratch directory. Nothing else of the host —
+        this PID namespace in which processes of other users are invisible; /tmp (or
+        /.scratch when an allowed path lies under /tmp), a private tmpfs that holds each
+        run's scratch directory. Nothing else of the host —
         its /tmp, /run, sockets, home, datasets, run directories — exists in it.
 
         Done by hand with mount(2) rather than by starting bubblewrap: the server must keep
@@ -205,9 +206,12 @@ class Server:
             except OSError as exc:
                 self._note("allow_failures", f"{path}: {exc.strerror}")
         _make_dev(root)
-        os.mkdir(os.path.join(root, "tmp"), 0o755)
+        # /tmp holds the scratch — unless an allowed path lies there (an environment or a
+        # checkout under /tmp), which the scratch tmpfs would cover.
+        scratch = "/tmp" if not os.path.lexists(os.path.join(root, "tmp")) else "/.scratch"
+        os.mkdir(root + scratch, 0o755)
         size = int(self.config.get("tmpfs_mb", 512))
-        kernel.mount("tmpfs", os.path.join(root, "tmp"), "tmpfs",
+        kernel.mount("tmpfs", root + scratch, "tmpfs",
                      kernel.MS_NOSUID | kernel.MS_NODEV, f"size={size}m,mode=0711")
         hidden = 0
         for path in [*self.config.get("hide", []), *foreign_site_packages(allowed)]:
@@ -234,7 +238,7 @@ class Server:
         os.rmdir("/.old")
         kernel.mount(None, "/", None, kernel.MS_BIND | kernel.MS_REMOUNT | kernel.MS_RDONLY
                      | kernel.MS_NOSUID | kernel.MS_NODEV)
-        self.scratch = "/tmp"
+        self.scratch = scratch
         self.layers["filesystem"] = (
             f"allow-list: {len(allowed)} read-only paths, private /dev, scratch tmpfs "
             "(nothing else of the host)")
