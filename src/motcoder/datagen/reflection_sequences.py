@@ -57,7 +57,7 @@ from motcoder.problems.samples import Sample
 from motcoder.runs import VOLATILE_KEYS, RunDir, atomic_writer, json_dumps, write_json
 from motcoder.sandbox.executors import ExecutorOptions, open_sandbox
 from motcoder.sandbox.judge import Judge
-from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
+from motcoder.sandbox.pool import SandboxConfig
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.scoring.evaluate import EvalOptions
 from motcoder.scoring.metrics import counts_as_passed
@@ -378,7 +378,7 @@ def build_sequences(
         if todo:
             sandbox_config = SandboxConfig(workers=workers or os.cpu_count() or 1)
             sandbox_config.hide = list(dict.fromkeys(
-                [*hide, os.path.abspath(run.path), *default_hidden_paths()]))
+                [*hide, os.path.abspath(run.path)]))
             with open_sandbox(sandbox_config, executor) as sandbox:
                 judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
                               float_tol=options.float_tol, early_stop=options.early_stop,

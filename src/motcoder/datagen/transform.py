@@ -36,7 +36,7 @@ from motcoder.problems.model import Problem
 from motcoder.runs import VOLATILE_KEYS, RunDir
 from motcoder.sandbox.executors import ExecutorOptions, judge_threads, open_sandbox
 from motcoder.sandbox.judge import Judge
-from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
+from motcoder.sandbox.pool import SandboxConfig
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.scoring.evaluate import EvalOptions
 from motcoder.solvers.base import derive_seed, generate_checked
@@ -245,7 +245,7 @@ def transform(
         if todo:
             sandbox_config = SandboxConfig(workers=workers or os.cpu_count() or 1)
             sandbox_config.hide = list(dict.fromkeys(
-                [*hide, os.path.abspath(run.path), *default_hidden_paths()]))
+                [*hide, os.path.abspath(run.path)]))
             with open_sandbox(sandbox_config, executor) as sandbox:
                 judge = Judge(sandbox, options.limits, stdout_mode=options.stdout_mode,
                               float_tol=options.float_tol, early_stop=True,

@@ -27,7 +27,7 @@ from motcoder.runs import RunDir
 from motcoder.sandbox.executors import ExecutorOptions, judge_threads, open_sandbox
 from motcoder.sandbox.judge import Judge, NoTestsError
 from motcoder.sandbox.limits import Limits
-from motcoder.sandbox.pool import SandboxConfig, default_hidden_paths
+from motcoder.sandbox.pool import SandboxConfig
 from motcoder.sandbox.recording_cache import RecordingCache
 from motcoder.sandbox.verdict import Verdict
 from motcoder.scoring.metrics import MetricsError, summarize
@@ -183,7 +183,7 @@ def evaluate(
         on_start(len(samples), len(samples) - len(todo))
     config = sandbox_config or SandboxConfig()
     config.hide = list(dict.fromkeys(
-        [*config.hide, *hide, os.path.abspath(run.path), *default_hidden_paths()]))
+        [*config.hide, *hide, os.path.abspath(run.path)]))
     layers: dict[str, str] = {}
     try:
         if todo:
